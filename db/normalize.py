@@ -1,0 +1,78 @@
+"""Text normalization shared by ingest and queries.
+
+Names and titles are compared through these functions and nowhere else, so
+that what ingest stores and what a query looks up can never drift apart.
+
+* :func:`fold` — casefold and strip accents (``Łukasz`` → ``lukasz``), keeping
+  letters of any script (``陈明`` stays ``陈明``).
+* :func:`normalize_name` — :func:`fold`, punctuation to spaces, whitespace
+  collapsed: the key that identifies a listed author.
+* :func:`normalize_title` — the same rule, used as the key that deduplicates
+  a paper across profiles.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+# Letters that Unicode does not decompose into base letter + accent.
+_SPECIAL = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "l",
+        "ø": "o",
+        "Ø": "o",
+        "đ": "d",
+        "Đ": "d",
+        "ð": "d",
+        "Ð": "d",
+        "þ": "th",
+        "Þ": "th",
+        "ı": "i",
+        "ħ": "h",
+        "Ħ": "h",
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "ß": "ss",
+        "ẞ": "ss",
+        "’": "'",
+        "‘": "'",
+    }
+)
+
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Casefold *text* and remove accents, keeping characters of every script."""
+    text = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return text.casefold()
+
+
+def _key(text: str) -> str:
+    return _SPACES.sub(" ", _NON_WORD.sub(" ", fold(text)).replace("_", " ")).strip()
+
+
+def normalize_name(name: str) -> str:
+    """Return the comparison key of a person's name.
+
+    ``"Zoë  Hartmann"``, ``"zoe hartmann"`` and ``"ZOE HARTMANN"`` share a key;
+    hyphens, dots and apostrophes count as spaces (``Jean-Luc`` = ``Jean Luc``).
+    """
+    return _key(name)
+
+
+def normalize_title(title: str) -> str:
+    """Return the key that identifies a paper by its title.
+
+    Case, accents, punctuation and whitespace do not matter:
+    ``"LatentMoE: Toward Optimal…"`` and ``"latentmoe toward optimal"`` share a key.
+    """
+    return _key(title)

@@ -1,0 +1,184 @@
+"""The catalog's SQLite schema, created with sqlite-utils.
+
+Tables (all keys are integers except ``profiles.id``, the source file's stem)::
+
+    meta                key -> value: schema_version, created_at, built_at
+    profiles            one row per profile file; never merged by name
+    authors             one row per person: the owner of each profile (profile_id set),
+                        plus one row per normalized name seen only in author lists
+    papers              one row per distinct normalized title
+    listings            profile x paper: what that profile said (score, category, date)
+    paper_authors       paper x author: listed position (NULL if hidden by "et al.")
+                        and whether the author is known as the owner of a listing profile
+    affiliations        distinct affiliation names
+    paper_affiliations  paper x affiliation
+    papers_fts          FTS5 over papers(title, abstract, author_names), kept by triggers
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+# Column weights for bm25(papers_fts, ...): title, abstract, author names.
+FTS_COLUMNS = ("title", "abstract", "author_names")
+BM25_WEIGHTS = (10.0, 1.0, 3.0)
+
+
+class SchemaVersionError(RuntimeError):
+    """The database was built by a different version of scholar-catalog."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """Create every table, index and trigger of an empty catalog (idempotent)."""
+    t = db.table
+    t("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
+    t("profiles").create(
+        {
+            "id": str,
+            "name": str,
+            "name_norm": str,
+            "primary_category": str,
+            "h_index": int,
+            "papers_declared": int,
+            "citations": int,
+            "novelty": int,
+            "ai_score": int,
+            "papers_listed": int,
+            "source_path": str,
+            "source_size": int,
+            "source_mtime_ns": int,
+            "content_hash": str,
+            "as_of": str,
+            "ingested_at": str,
+        },
+        pk="id",
+        not_null={
+            "name",
+            "name_norm",
+            "papers_listed",
+            "source_path",
+            "content_hash",
+            "as_of",
+            "ingested_at",
+        },
+        if_not_exists=True,
+    )
+    t("authors").create(
+        {"id": int, "name": str, "name_norm": str, "profile_id": str},
+        pk="id",
+        not_null={"name", "name_norm"},
+        foreign_keys=[("profile_id", "profiles", "id")],
+        if_not_exists=True,
+    )
+    t("papers").create(
+        {
+            "id": int,
+            "title": str,
+            "title_norm": str,
+            "abstract": str,
+            "date": str,
+            "year": int,
+            "category": str,
+            "has_code": int,
+            "authors_listed": str,  # JSON array of the listed names, in order
+            "authors_truncated": int,
+            "affiliations": str,  # JSON array
+            "author_names": str,  # every known author name, for full-text search
+        },
+        pk="id",
+        not_null={"title", "title_norm", "abstract", "date", "year", "category", "has_code"},
+        defaults={"abstract": "", "has_code": 0, "authors_truncated": 0, "authors_listed": "[]"},
+        if_not_exists=True,
+    )
+    t("listings").create(
+        {
+            "profile_id": str,
+            "paper_id": int,
+            "position": int,
+            "line": int,
+            "title": str,
+            "score": float,
+            "category": str,
+            "date": str,
+            "date_raw": str,
+            "has_code": int,
+            "authors_raw": str,  # the author line as this profile gave it
+        },
+        pk=("profile_id", "paper_id"),
+        not_null={"position", "line", "title", "category", "date", "date_raw", "has_code", "authors_raw"},
+        foreign_keys=[("profile_id", "profiles", "id"), ("paper_id", "papers", "id")],
+        if_not_exists=True,
+    )
+    t("paper_authors").create(
+        {"paper_id": int, "author_id": int, "position": int, "is_owner": int},
+        pk=("paper_id", "author_id"),
+        not_null={"is_owner"},
+        defaults={"is_owner": 0},
+        foreign_keys=[("paper_id", "papers", "id"), ("author_id", "authors", "id")],
+        if_not_exists=True,
+    )
+    t("affiliations").create(
+        {"id": int, "name": str, "name_norm": str},
+        pk="id",
+        not_null={"name", "name_norm"},
+        if_not_exists=True,
+    )
+    t("paper_affiliations").create(
+        {"paper_id": int, "affiliation_id": int},
+        pk=("paper_id", "affiliation_id"),
+        foreign_keys=[("paper_id", "papers", "id"), ("affiliation_id", "affiliations", "id")],
+        if_not_exists=True,
+    )
+
+    index = [
+        ("profiles", ["name_norm"], False),
+        ("authors", ["name_norm"], False),
+        ("authors", ["profile_id"], True),
+        ("papers", ["title_norm"], True),
+        ("papers", ["date"], False),
+        ("listings", ["paper_id"], False),
+        ("paper_authors", ["author_id", "paper_id"], False),
+        ("affiliations", ["name_norm"], True),
+        ("paper_affiliations", ["affiliation_id"], False),
+    ]
+    for table, columns, unique in index:
+        t(table).create_index(columns, unique=unique, if_not_exists=True)
+    # One row per listed name among authors without a profile; sqlite-utils has no partial indexes.
+    db.execute(
+        "CREATE UNIQUE INDEX IF NOT EXISTS authors_listed_name ON authors(name_norm) WHERE profile_id IS NULL"
+    )
+    if not db["papers_fts"].exists():
+        t("papers").enable_fts(
+            list(FTS_COLUMNS), create_triggers=True, tokenize="unicode61 remove_diacritics 2"
+        )
+    stamp = now_iso()
+    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", [stamp])
+
+
+def schema_version(db: sqlite_utils.Database) -> int | None:
+    """The catalog's schema version, or None for a database that is not a catalog."""
+    if not db["meta"].exists():
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else None
+
+
+def check_schema(db: sqlite_utils.Database) -> None:
+    """Raise :class:`SchemaVersionError` unless *db* holds a catalog of this version."""
+    found = schema_version(db)
+    if found is None:
+        raise SchemaVersionError("the database is not a scholar-catalog catalog (no meta.schema_version)")
+    if found != SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"the catalog has schema version {found}, this scholar-catalog expects {SCHEMA_VERSION}; "
+            "rebuild it with `scholar-catalog ingest --rebuild PATH...`"
+        )
