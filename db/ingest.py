@@ -191,9 +191,7 @@ class Ingester:
         ):
             return FileOutcome(shown, "unchanged", pid)
         if st.st_size > MAX_FILE_BYTES:
-            return FileOutcome(
-                shown, "rejected", pid, f"{shown}: {st.st_size:,} bytes is too large for a profile page"
-            )
+            return FileOutcome(shown, "rejected", pid, f"{shown}: {st.st_size:,} bytes is too large for a profile page")
         try:
             data = path.read_bytes()
         except OSError as err:
@@ -308,9 +306,7 @@ class Ingester:
         seen_in_file: set[int] = set()
         for position, entry in enumerate(profile.entries, start=1):
             key = normalize_title(entry.title) or entry.title.casefold()
-            found = c.execute(
-                "SELECT id, length(abstract) FROM papers WHERE title_norm = ?", [key]
-            ).fetchone()
+            found = c.execute("SELECT id, length(abstract) FROM papers WHERE title_norm = ?", [key]).fetchone()
             if found is None:
                 cur = c.execute(
                     """INSERT INTO papers (title, title_norm, abstract, date, year, category, has_code)
@@ -423,10 +419,7 @@ class Ingester:
 
         wanted_affiliations = {self._affiliation(name) for name in affiliations if normalize_name(name)}
         current_affiliations = {
-            row[0]
-            for row in c.execute(
-                "SELECT affiliation_id FROM paper_affiliations WHERE paper_id = ?", [paper_id]
-            )
+            row[0] for row in c.execute("SELECT affiliation_id FROM paper_affiliations WHERE paper_id = ?", [paper_id])
         }
         if wanted_affiliations != current_affiliations:
             c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
@@ -463,9 +456,7 @@ class Ingester:
     def _listed_author(self, key: str, name: str) -> int:
         if (cached := self._author_ids.get(key)) is not None:
             return cached
-        row = self.conn.execute(
-            "SELECT id FROM authors WHERE name_norm = ? AND profile_id IS NULL", [key]
-        ).fetchone()
+        row = self.conn.execute("SELECT id FROM authors WHERE name_norm = ? AND profile_id IS NULL", [key]).fetchone()
         if row is None:
             cur = self.conn.execute("INSERT INTO authors (name, name_norm) VALUES (?, ?)", [name, key])
             author_id = int(cur.lastrowid or 0)

@@ -281,9 +281,7 @@ def _parse_entry(lines: list[str], start: int, end: int, as_of: date) -> Entry:
     if current:
         paragraphs.append(" ".join(current))
     if not paragraphs:
-        raise ProfileParseError(
-            f"entry {_quote(title)} has no author line (file truncated mid-entry?)", line=start + 2
-        )
+        raise ProfileParseError(f"entry {_quote(title)} has no author line (file truncated mid-entry?)", line=start + 2)
     authors, truncated, affiliations = _split_authors(paragraphs[0])
     if not authors:
         raise ProfileParseError(f"entry {_quote(title)} has an empty author line", line=start + 4)

@@ -152,13 +152,9 @@ def create_schema(db: sqlite_utils.Database) -> None:
     for table, columns, unique in index:
         t(table).create_index(columns, unique=unique, if_not_exists=True)
     # One row per listed name among authors without a profile; sqlite-utils has no partial indexes.
-    db.execute(
-        "CREATE UNIQUE INDEX IF NOT EXISTS authors_listed_name ON authors(name_norm) WHERE profile_id IS NULL"
-    )
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS authors_listed_name ON authors(name_norm) WHERE profile_id IS NULL")
     if not db["papers_fts"].exists():
-        t("papers").enable_fts(
-            list(FTS_COLUMNS), create_triggers=True, tokenize="unicode61 remove_diacritics 2"
-        )
+        t("papers").enable_fts(list(FTS_COLUMNS), create_triggers=True, tokenize="unicode61 remove_diacritics 2")
     stamp = now_iso()
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", [stamp])

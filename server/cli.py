@@ -95,9 +95,7 @@ def _run_ingest(database: Any, files: list[Path], *, as_of: date | None, prune: 
                         bar.console.print(f"rejected: {outcome.reason}", markup=False, highlight=False)
 
                 return ingest_mod.ingest(database, [], files=files, as_of=as_of, prune=prune, on_file=on_file)
-        return ingest_mod.ingest(
-            database, [], files=files, as_of=as_of, prune=prune, on_file=report_rejection
-        )
+        return ingest_mod.ingest(database, [], files=files, as_of=as_of, prune=prune, on_file=report_rejection)
     except ingest_mod.IngestAbort as err:
         _fail(str(err))
 
