@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a file was rejected or the catalog could not be used,
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -109,6 +110,150 @@ def _summary(report: Any, target: Path) -> str:
         f"catalog now holds {report.profiles} profiles and {report.papers} papers ({report.seconds:.2f}s)",
     ]
     return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False), help=DB_HELP)
+@click.option(
+    "--profiles",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Sync this folder of profiles into the catalog (incrementally) before serving.",
+)
+@click.option("--as-of", callback=_parse_as_of, metavar="YYYY-MM-DD", help="Reference date for --profiles sync.")
+def serve(db_path: Path | None, profiles: Path | None, as_of: date | None) -> None:
+    """Serve the catalog to an MCP client over stdio (read-only).
+
+    stdout carries only the protocol; logs and the --profiles sync summary go to stderr.
+    """
+    from db.connection import resolve_db_path
+
+    target = resolve_db_path(db_path)
+    if profiles is not None:
+        _sync_profiles(target, profiles, as_of)
+    from server.app import build_server
+
+    build_server(target).run("stdio")
+
+
+def _sync_profiles(target: Path, profiles: Path, as_of: date | None) -> None:
+    import db.ingest as ingest_mod
+    from db.connection import CatalogError, open_writable
+
+    if not profiles.is_dir():
+        raise click.BadParameter(f"{profiles}: not a directory", param_hint="--profiles")
+    try:
+        database = open_writable(target)
+    except CatalogError as err:
+        _fail(str(err))
+    try:
+        report = ingest_mod.ingest(
+            database,
+            [profiles],
+            as_of=as_of,
+            on_file=lambda o: o.status == "rejected" and click.echo(f"rejected: {o.reason}", err=True),
+        )
+    except ingest_mod.IngestAbort as err:
+        click.echo(f"warning: {err}; serving the catalog as it is", err=True)
+        return
+    finally:
+        database.conn.close()
+    click.echo(_summary(report, target).replace("\n", "; "), err=True)
+
+
+@cli.command(name="tools")
+def list_tools() -> None:
+    """List the tools the server offers, with their arguments."""
+    import inspect
+
+    from server.app import TOOLS
+
+    for fn, title in TOOLS:
+        params = list(inspect.signature(fn).parameters)[1:]
+        first = inspect.cleandoc(fn.__doc__ or "").splitlines()[0]
+        click.echo(f"{fn.__name__}({', '.join(params)})")
+        click.echo(f"    {title}: {first}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("tool")
+@click.argument("arguments", nargs=-1)
+@click.option("--db", "db_path", type=click.Path(path_type=Path, dir_okay=False), help=DB_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw structured result as JSON.")
+def call(tool: str, arguments: tuple[str, ...], db_path: Path | None, as_json: bool) -> None:
+    """Call one tool as an MCP client would and print the result.
+
+    ARGUMENTS are key=value pairs, e.g. `scholar-catalog call search_papers query="speculative decoding"
+    year_from=2025 has_code=true`. Values are read by the tool's input schema (numbers, true/false).
+    """
+    import anyio
+
+    from db.connection import resolve_db_path
+
+    pairs: dict[str, str] = {}
+    for item in arguments:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"argument {item!r} is not key=value")
+        pairs[key] = value
+    result = anyio.run(_call_tool, resolve_db_path(db_path), tool, pairs)
+    if result.is_error:
+        _fail(result.content[0].text if result.content else "the tool failed")
+    if as_json:
+        click.echo(json.dumps(result.structured_content, indent=2, ensure_ascii=False))
+    else:
+        click.echo(_render(result.structured_content).rstrip())
+
+
+async def _call_tool(db_path: Path, tool: str, pairs: dict[str, str]) -> Any:
+    from mcp import Client
+
+    from server.app import build_server
+
+    async with Client(build_server(db_path)) as client:
+        listed = {t.name: t for t in (await client.list_tools()).tools}
+        if tool not in listed:
+            raise click.UsageError(f"unknown tool {tool!r}; tools: {', '.join(listed)}")
+        properties = listed[tool].input_schema.get("properties", {})
+        arguments: dict[str, Any] = {}
+        for key, value in pairs.items():
+            if key not in properties:
+                raise click.UsageError(f"{tool} has no argument {key!r}; it takes {', '.join(properties)}")
+            arguments[key] = _coerce(value, properties[key])
+        return await client.call_tool(tool, arguments)
+
+
+def _coerce(value: str, schema: dict[str, Any]) -> Any:
+    types = {schema.get("type")} | {option.get("type") for option in schema.get("anyOf", [])}
+    if value.lower() in ("null", "none") and "null" in types:
+        return None
+    if "string" in types:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _render(value: Any, indent: int = 0) -> str:
+    """A readable, YAML-like rendering of a structured result."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if item in (None, [], {}):
+                continue
+            if isinstance(item, dict | list):
+                lines.append(f"{pad}{key}:\n{_render(item, indent + 1)}")
+            else:
+                lines.append(f"{pad}{key}: {item}")
+        return "\n".join(lines)
+    if isinstance(value, list):
+        lines = []
+        for item in value:
+            body = _render(item, indent + 1).lstrip() if isinstance(item, dict | list) else str(item)
+            lines.append(f"{pad}- {body}")
+        return "\n".join(lines)
+    return f"{pad}{value}"
 
 
 def _remove_catalog(target: Path) -> None:

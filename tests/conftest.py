@@ -1,0 +1,44 @@
+"""Shared fixtures: the real seed profiles, the bundled examples, and catalogs built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT.parent / "shared" / "seeds"
+EXAMPLES = ROOT / "examples" / "profiles"
+AS_OF = date(2026, 11, 24)  # reference date used for year-less dates in tests
+
+requires_seeds = pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is not present")
+
+
+def build_catalog(db_path: Path, *paths: Path, as_of: date = AS_OF) -> Path:
+    """Ingest *paths* into a new catalog at *db_path* and return the path."""
+    from db.connection import open_writable
+    from db.ingest import ingest
+
+    database = open_writable(db_path)
+    try:
+        report = ingest(database, list(paths), as_of=as_of)
+        assert report.ok, [r.reason for r in report.rejected]
+    finally:
+        database.conn.close()
+    return db_path
+
+
+@pytest.fixture(scope="session")
+def seed_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A catalog of the two real seed profiles (skips where ../shared/seeds is absent)."""
+    if not SEEDS.is_dir():
+        pytest.skip("../shared/seeds is not present")
+    yield build_catalog(tmp_path_factory.mktemp("seed") / "catalog.db", SEEDS)
+
+
+@pytest.fixture(scope="session")
+def example_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A catalog of the bundled example profiles."""
+    yield build_catalog(tmp_path_factory.mktemp("examples") / "catalog.db", EXAMPLES)

@@ -1,0 +1,24 @@
+"""The tools: plain functions from validated arguments to pydantic results.
+
+Each takes a :class:`db.catalog.Catalog` first; :mod:`server.app` registers
+them with the MCP server. They raise :class:`tools.common.ToolInputError` with a
+message that tells the model what to do next.
+"""
+
+from .authors import coauthors, get_author, search_authors
+from .catalog import catalog_stats
+from .common import ToolInputError
+from .network import collaboration_path, shared_coauthors
+from .papers import get_paper, search_papers
+
+__all__ = [
+    "ToolInputError",
+    "catalog_stats",
+    "coauthors",
+    "collaboration_path",
+    "get_author",
+    "get_paper",
+    "search_authors",
+    "search_papers",
+    "shared_coauthors",
+]

@@ -1,0 +1,214 @@
+"""Collaboration tools: ``shared_coauthors`` and ``collaboration_path``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from typing import Annotated
+
+from pydantic import Field
+
+from db.catalog import Catalog
+from db.names import Person
+
+from .authors import TRUNCATION_NOTE, ambiguous_error
+from .common import MAX_LIMIT, ToolInputError, check_limit, paper_ref, resolve_person
+from .models import Hop, PaperRef, PathResult, PersonRef, Resolution, SharedCoauthor, SharedCoauthorsResult
+
+MAX_HOPS = 6
+MAX_VISITED = 500_000
+PAPERS_PER_SIDE = 10
+
+
+def _resolve_pair(
+    catalog: Catalog,
+    conn: sqlite3.Connection,
+    author_a: str,
+    author_b: str,
+    profile_id_a: str | None,
+    profile_id_b: str | None,
+) -> tuple[Person, Resolution, Person, Resolution]:
+    if not (author_a or "").strip() and not profile_id_a:
+        raise ToolInputError("Give `author_a` (a name) or `profile_id_a`.")
+    if not (author_b or "").strip() and not profile_id_b:
+        raise ToolInputError("Give `author_b` (a name) or `profile_id_b`.")
+    a, res_a, others_a = resolve_person(catalog, conn, author_a or "", profile_id_a, "author_a")
+    if others_a:
+        raise ambiguous_error(conn, a, others_a, "profile_id_a")
+    b, res_b, others_b = resolve_person(catalog, conn, author_b or "", profile_id_b, "author_b")
+    if others_b:
+        raise ambiguous_error(conn, b, others_b, "profile_id_b")
+    if a.author_id == b.author_id:
+        raise ToolInputError(f"`author_a` and `author_b` both resolve to {a.name!r}; give two different people.")
+    return a, res_a, b, res_b
+
+
+def _papers_by_coauthor(conn: sqlite3.Connection, author_id: int) -> dict[int, tuple[Person, list[PaperRef]]]:
+    out: dict[int, tuple[Person, list[PaperRef]]] = {}
+    for other_id, name, profile_id, paper_id, title, when in conn.execute(
+        """SELECT a.id, a.name, a.profile_id, p.id, p.title, p.date
+           FROM paper_authors mine
+           JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
+           JOIN authors a ON a.id = other.author_id
+           JOIN papers p ON p.id = mine.paper_id
+           WHERE mine.author_id = ? ORDER BY p.date DESC, p.id DESC""",
+        [author_id],
+    ):
+        entry = out.setdefault(other_id, (Person(other_id, name, profile_id), []))
+        entry[1].append(PaperRef(paper_id=paper_id, title=title, date=when))
+    return out
+
+
+def shared_coauthors(
+    catalog: Catalog,
+    author_a: Annotated[str, Field(description="First researcher's name (typos and accents tolerated).")] = "",
+    author_b: Annotated[str, Field(description="Second researcher's name.")] = "",
+    profile_id_a: Annotated[str | None, Field(description="Use instead of author_a when a name is shared.")] = None,
+    profile_id_b: Annotated[str | None, Field(description="Use instead of author_b when a name is shared.")] = None,
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Maximum shared coauthors (1-100).")] = 50,
+) -> SharedCoauthorsResult:
+    """Who has worked with both A and B, and on what; plus the papers A and B wrote together (`direct`).
+
+    For "who has worked with both X and Y, on what?". Each shared coauthor comes
+    with the papers they share with A and with B. Profile owners count as authors
+    of every paper in their profile even when "et al." hides them; still, author
+    lists are truncated, so the answer is a lower bound (see `note`).
+    """
+    check_limit(limit)
+    with catalog.connection() as conn:
+        a, res_a, b, res_b = _resolve_pair(catalog, conn, author_a, author_b, profile_id_a, profile_id_b)
+        with_a = _papers_by_coauthor(conn, a.author_id)
+        with_b = _papers_by_coauthor(conn, b.author_id)
+        direct = with_a.get(b.author_id, (b, []))[1]
+        shared = []
+        for other_id in with_a.keys() & with_b.keys():
+            if other_id in (a.author_id, b.author_id):
+                continue
+            person, papers_a = with_a[other_id]
+            papers_b = with_b[other_id][1]
+            shared.append(
+                SharedCoauthor(
+                    name=person.name,
+                    profile_id=person.profile_id,
+                    papers_with_a=papers_a[:PAPERS_PER_SIDE],
+                    papers_with_b=papers_b[:PAPERS_PER_SIDE],
+                )
+            )
+        shared.sort(key=lambda s: (-(len(s.papers_with_a) + len(s.papers_with_b)), s.name))
+        note = TRUNCATION_NOTE + " Papers per person are capped at 10 each side (newest first)."
+        if len(shared) > limit:
+            note += f" Showing {limit} of {len(shared)} shared coauthors (most shared papers first)."
+        return SharedCoauthorsResult(author_a=res_a, author_b=res_b, shared=shared[:limit], direct=direct, note=note)
+
+
+def _neighbours(conn: sqlite3.Connection, frontier: list[int]) -> list[tuple[int, int, int]]:
+    """(from_author, to_author, paper) for every coauthor pair leaving *frontier*."""
+    return conn.execute(
+        """SELECT mine.author_id, other.author_id, mine.paper_id
+           FROM paper_authors mine
+           JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
+           WHERE mine.author_id IN (SELECT value FROM json_each(?))""",
+        [json.dumps(frontier)],
+    ).fetchall()
+
+
+def collaboration_path(
+    catalog: Catalog,
+    author_a: Annotated[str, Field(description="Where the chain starts: a researcher's name.")] = "",
+    author_b: Annotated[str, Field(description="Where the chain ends: a researcher's name.")] = "",
+    max_hops: Annotated[int, Field(ge=1, le=MAX_HOPS, description="Longest chain to look for (1-6).")] = 4,
+    profile_id_a: Annotated[str | None, Field(description="Use instead of author_a when a name is shared.")] = None,
+    profile_id_b: Annotated[str | None, Field(description="Use instead of author_b when a name is shared.")] = None,
+) -> PathResult:
+    """How is A connected to B? The shortest chain of coauthors, with the paper behind each hop.
+
+    Returns `found: false` with a note when no chain of at most `max_hops` exists
+    in this catalog. One hop means A and B wrote a paper together.
+    """
+    if not 1 <= max_hops <= MAX_HOPS:
+        raise ToolInputError(f"`max_hops` must be between 1 and {MAX_HOPS} (got {max_hops}).")
+    with catalog.connection() as conn:
+        a, res_a, b, res_b = _resolve_pair(catalog, conn, author_a, author_b, profile_id_a, profile_id_b)
+        chain = _bidirectional_bfs(conn, a.author_id, b.author_id, max_hops)
+        if chain is None:
+            return PathResult(
+                author_a=res_a,
+                author_b=res_b,
+                found=False,
+                hops=[],
+                length=None,
+                note=f"No chain of coauthors links {a.name} to {b.name} within {max_hops} hops in this catalog. "
+                + TRUNCATION_NOTE,
+            )
+        hops = []
+        people = {
+            r[0]: PersonRef(name=r[1], profile_id=r[2])
+            for r in conn.execute(
+                "SELECT id, name, profile_id FROM authors WHERE id IN (SELECT value FROM json_each(?))",
+                [json.dumps(chain)],
+            )
+        }
+        for left, right in itertools.pairwise(chain):
+            paper = conn.execute(
+                """SELECT p.id, p.title, p.date FROM paper_authors x
+                   JOIN paper_authors y ON y.paper_id = x.paper_id AND y.author_id = ?
+                   JOIN papers p ON p.id = x.paper_id
+                   WHERE x.author_id = ? ORDER BY p.date DESC, p.id DESC LIMIT 1""",
+                [right, left],
+            ).fetchone()
+            hops.append(Hop(source=people[left], to=people[right], paper=paper_ref(paper)))
+        return PathResult(
+            author_a=res_a,
+            author_b=res_b,
+            found=True,
+            hops=hops,
+            length=len(hops),
+            note=f"Shortest chain: {len(hops)} hop(s); each hop names the newest paper the pair share.",
+        )
+
+
+def _bidirectional_bfs(conn: sqlite3.Connection, start: int, goal: int, max_hops: int) -> list[int] | None:
+    """Shortest author-id chain from *start* to *goal* of at most *max_hops* edges, or None.
+
+    Expands the smaller frontier one whole level at a time; among the meetings of a
+    level it keeps the one closest to the other side, so the chain is a shortest one.
+    """
+    parents: tuple[dict[int, int | None], dict[int, int | None]] = ({start: None}, {goal: None})
+    depths: tuple[dict[int, int], dict[int, int]] = ({start: 0}, {goal: 0})
+    frontiers: list[list[int]] = [[start], [goal]]
+    levels = [0, 0]
+    while frontiers[0] and frontiers[1] and levels[0] + levels[1] < max_hops:
+        side = 0 if len(frontiers[0]) <= len(frontiers[1]) else 1
+        mine, theirs, their_depth = parents[side], parents[1 - side], depths[1 - side]
+        next_frontier: list[int] = []
+        best: int | None = None
+        for source, target, _paper in _neighbours(conn, frontiers[side]):
+            if target in mine:
+                continue
+            mine[target] = source
+            depths[side][target] = levels[side] + 1
+            next_frontier.append(target)
+            if target in theirs and (best is None or their_depth[target] < their_depth[best]):
+                best = target
+        levels[side] += 1
+        if best is not None:
+            return _join(parents, best)
+        if len(mine) + len(theirs) > MAX_VISITED:
+            return None
+        frontiers[side] = next_frontier
+    return None
+
+
+def _join(parents: tuple[dict[int, int | None], dict[int, int | None]], meeting: int) -> list[int]:
+    left: list[int] = []
+    node: int | None = meeting
+    while node is not None:
+        left.append(node)
+        node = parents[0][node]
+    left.reverse()
+    node = parents[1][meeting]
+    while node is not None:
+        left.append(node)
+        node = parents[1][node]
+    return left

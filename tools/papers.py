@@ -1,0 +1,315 @@
+"""Paper tools: ``search_papers`` and ``get_paper``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field
+from rapidfuzz import fuzz, process
+
+from db.catalog import Catalog
+from db.normalize import normalize_name, normalize_title
+from db.schema import BM25_WEIGHTS
+
+from .common import (
+    MAX_LIMIT,
+    PAPER_COLUMNS,
+    ToolInputError,
+    check_limit,
+    clean_text,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    paper_summary,
+    require_data,
+    resolve_person,
+)
+from .models import Listing, PaperAuthor, PaperDetail, SearchPapersResult
+
+Sort = Literal["relevance", "date", "score"]
+
+MAX_TERMS = 32
+MIN_YEAR, MAX_YEAR = 1900, 2100
+FUZZY_CUTOFF = 60.0
+_TERM_RE = re.compile(r'"([^"]*)"?|(\S+)')
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str:
+    """Turn what a user typed into a safe FTS5 query: every word and "quoted phrase" as a quoted string.
+
+    Only word characters survive inside the quotes, so no input can reach FTS5
+    syntax (``OR``, ``NEAR(``, ``*``, ``col:``, unbalanced quotes are all plain words).
+    Terms are ANDed.
+    """
+    parts: list[str] = []
+    for phrase, word in _TERM_RE.findall(text):
+        words = _WORD_RE.findall(phrase if phrase else word)
+        if words:
+            parts.append('"' + " ".join(words) + '"')
+        if len(parts) >= MAX_TERMS:
+            break
+    return " ".join(parts)
+
+
+def search_papers(
+    catalog: Catalog,
+    query: Annotated[
+        str,
+        Field(
+            description='Plain words and "quoted phrases", all required (AND). Searches titles (weighted highest), '
+            "abstracts and author names. Operators are not interpreted. Empty: list papers by the filters."
+        ),
+    ] = "",
+    author: Annotated[
+        str | None,
+        Field(description="Only papers by this person (name; typos and missing accents are tolerated)."),
+    ] = None,
+    category: Annotated[
+        str | None, Field(description="Only this two-letter category code, e.g. 'CL', 'LG', 'CV'.")
+    ] = None,
+    year_from: Annotated[int | None, Field(description="Only papers dated in or after this year.")] = None,
+    year_to: Annotated[int | None, Field(description="Only papers dated in or before this year.")] = None,
+    has_code: Annotated[bool | None, Field(description="true: only papers with code; false: only without.")] = None,
+    min_score: Annotated[
+        float | None, Field(description="Only papers some profile scored at least this (0-100).")
+    ] = None,
+    affiliation: Annotated[
+        str | None, Field(description="Only papers with an affiliation containing this text, e.g. 'nvidia'.")
+    ] = None,
+    sort: Annotated[
+        Sort, Field(description="relevance (default; date when there is no query), date (newest first), score.")
+    ] = "relevance",
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="Results per page (1-100).")] = 10,
+    cursor: Annotated[str | None, Field(description="`next_cursor` from the previous page.")] = None,
+    author_profile_id: Annotated[
+        str | None,
+        Field(description="Like `author`, but by profile_id: use it when several profiles share a name."),
+    ] = None,
+) -> SearchPapersResult:
+    """Find papers by topic words, author, category, year, code availability, score or affiliation.
+
+    Start here for "what has X published on T since 2025, with code?" (query="T",
+    author="X", year_from=2025, has_code=true). Results are compact summaries
+    (newest-first or by relevance) with `paper_id`s: call get_paper for a full
+    record. `authors` lists the named authors, then profile owners hidden by
+    "et al.". When no paper contains all the words, the closest titles are
+    returned instead and `fuzzy_fallback` is true. Page with `cursor`.
+    """
+    query = clean_text(query or "", "query")
+    check_limit(limit)
+    for argument, year in (("year_from", year_from), ("year_to", year_to)):
+        if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+            raise ToolInputError(f"`{argument}` must be a year between {MIN_YEAR} and {MAX_YEAR} (got {year}).")
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise ToolInputError(f"`year_from` ({year_from}) is after `year_to` ({year_to}); swap them.")
+    if min_score is not None and not 0 <= min_score <= 100:
+        raise ToolInputError(f"`min_score` must be between 0 and 100 (got {min_score}).")
+
+    with catalog.connection() as conn:
+        require_data(catalog)
+        where: list[str] = []
+        params: list[object] = []
+        resolution = None
+        if category is not None:
+            code = clean_text(category, "category").upper()
+            known = catalog.categories()
+            if code not in known:
+                raise ToolInputError(
+                    f"Unknown category {category!r}. Categories in this catalog: {', '.join(sorted(known))}."
+                )
+            where.append("p.category = ?")
+            params.append(code)
+        if year_from is not None:
+            where.append("p.year >= ?")
+            params.append(year_from)
+        if year_to is not None:
+            where.append("p.year <= ?")
+            params.append(year_to)
+        if has_code is not None:
+            where.append("p.has_code = ?")
+            params.append(int(has_code))
+        if min_score is not None:
+            where.append("EXISTS (SELECT 1 FROM listings l WHERE l.paper_id = p.id AND l.score >= ?)")
+            params.append(min_score)
+        if author or author_profile_id:
+            person, resolution, _ = resolve_person(catalog, conn, author or "", author_profile_id, "author")
+            where.append("p.id IN (SELECT paper_id FROM paper_authors WHERE author_id = ?)")
+            params.append(person.author_id)
+        if affiliation is not None:
+            key = normalize_name(clean_text(affiliation, "affiliation"))
+            if not key:
+                raise ToolInputError("`affiliation` has no letters or digits; give an organisation name.")
+            pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(
+                """p.id IN (SELECT pa.paper_id FROM paper_affiliations pa
+                   JOIN affiliations a ON a.id = pa.affiliation_id WHERE a.name_norm LIKE ? ESCAPE '\\')"""
+            )
+            params.append(pattern)
+
+        match = fts_query(query)
+        offset = decode_cursor(
+            cursor,
+            fingerprint(
+                match, author, author_profile_id, category, year_from, year_to, has_code, min_score, affiliation, sort
+            ),
+        )
+        order = {
+            "relevance": "bm25(papers_fts, {}, {}, {}), p.date DESC".format(*BM25_WEIGHTS)
+            if match
+            else "p.date DESC, p.id DESC",
+            "date": "p.date DESC, p.id DESC",
+            "score": "score IS NULL, score DESC, p.date DESC",
+        }[sort]
+        note = None
+        fuzzy = False
+        if match:
+            base = "FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid WHERE papers_fts MATCH ?"
+            base_params: list[object] = [match]
+            snippet = "snippet(papers_fts, 1, '[', ']', '…', 16)"
+        else:
+            base = "FROM papers p WHERE 1"
+            base_params = []
+            snippet = "NULL"
+            if query:
+                note = "The query has no words to search for; listing papers by the other filters."
+        filters = "".join(f" AND {w}" for w in where)
+        total = conn.execute(f"SELECT count(*) {base}{filters}", [*base_params, *params]).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT {PAPER_COLUMNS}, {snippet} {base}{filters} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*base_params, *params, limit, offset],
+        ).fetchall()
+        results = [paper_summary(r, r[8]) for r in rows]
+
+        if total == 0 and match and offset == 0:
+            results, total = _fuzzy_titles(catalog, conn, query, filters, params, limit)
+            fuzzy = bool(results)
+            note = (
+                "No paper contains all these words; these are the closest titles (fuzzy match)."
+                if fuzzy
+                else "No paper matches; try fewer or different words, or drop a filter."
+            )
+        next_offset = offset + len(results)
+        next_cursor = (
+            encode_cursor(
+                next_offset,
+                fingerprint(
+                    match,
+                    author,
+                    author_profile_id,
+                    category,
+                    year_from,
+                    year_to,
+                    has_code,
+                    min_score,
+                    affiliation,
+                    sort,
+                ),
+            )
+            if not fuzzy and next_offset < total
+            else None
+        )
+        return SearchPapersResult(
+            results=results,
+            total=total,
+            next_cursor=next_cursor,
+            query_used=match or None,
+            author_resolved=resolution,
+            fuzzy_fallback=fuzzy,
+            note=note,
+        )
+
+
+def _fuzzy_titles(
+    catalog: Catalog, conn, query: str, filters: str, params: list[object], limit: int
+) -> tuple[list, int]:
+    titles: tuple[list[int], list[str]] = catalog.cached(
+        "titles",
+        lambda: tuple(map(list, zip(*conn.execute("SELECT id, title_norm FROM papers"), strict=True))) or ([], []),
+    )
+    ids, keys = titles
+    hits = process.extract(
+        normalize_title(query), keys, scorer=fuzz.WRatio, processor=None, limit=200, score_cutoff=FUZZY_CUTOFF
+    )
+    if not hits:
+        return [], 0
+    ranked = [ids[index] for _, _, index in hits]
+    placeholders = ",".join("?" * len(ranked))
+    rows = conn.execute(
+        f"SELECT {PAPER_COLUMNS}, NULL FROM papers p WHERE p.id IN ({placeholders}){filters}",
+        [*ranked, *params],
+    ).fetchall()
+    order = {paper_id: i for i, paper_id in enumerate(ranked)}
+    rows.sort(key=lambda r: order[r[0]])
+    return [paper_summary(r) for r in rows[:limit]], min(len(rows), limit)
+
+
+def get_paper(
+    catalog: Catalog,
+    paper_id: Annotated[int, Field(description="A paper_id from search_papers, get_author or another tool.")],
+) -> PaperDetail:
+    """Full record of one paper: abstract, every known author, affiliations, and the profiles listing it.
+
+    Each author says how it is known: named in the author list (`listed`), or an
+    author because the paper is in their own profile (`profile_owner`), or both.
+    `listed_in` gives each listing profile's score, category and date.
+    """
+    with catalog.connection() as conn:
+        require_data(catalog)
+        row = conn.execute(
+            """SELECT id, title, date, category, has_code, abstract, authors_truncated, affiliations
+               FROM papers WHERE id = ?""",
+            [paper_id],
+        ).fetchone()
+        if row is None:
+            top = conn.execute("SELECT max(id) FROM papers").fetchone()[0]
+            raise ToolInputError(
+                f"No paper with paper_id {paper_id} (ids run from 1 to {top}, with gaps). "
+                "Use search_papers to find papers and their ids."
+            )
+        authors = []
+        for name, position, profile_id, is_owner in conn.execute(
+            """SELECT a.name, pa.position, a.profile_id, pa.is_owner FROM paper_authors pa
+               JOIN authors a ON a.id = pa.author_id WHERE pa.paper_id = ?
+               ORDER BY pa.position IS NULL, pa.position, a.name""",
+            [paper_id],
+        ):
+            known_as = (
+                "listed_profile_owner"
+                if position is not None and is_owner
+                else "listed"
+                if position is not None
+                else "profile_owner"
+            )
+            authors.append(PaperAuthor(name=name, position=position, profile_id=profile_id, known_as=known_as))
+        listings = [
+            Listing(
+                profile_id=r[0],
+                profile_name=r[1],
+                score=r[2],
+                category=r[3],
+                date=r[4],
+                date_raw=r[5],
+                has_code=bool(r[6]),
+            )
+            for r in conn.execute(
+                """SELECT l.profile_id, pr.name, l.score, l.category, l.date, l.date_raw, l.has_code
+                   FROM listings l JOIN profiles pr ON pr.id = l.profile_id
+                   WHERE l.paper_id = ? ORDER BY l.profile_id""",
+                [paper_id],
+            )
+        ]
+        return PaperDetail(
+            paper_id=row[0],
+            title=row[1],
+            date=row[2],
+            category=row[3],
+            has_code=bool(row[4]),
+            abstract=row[5],
+            authors=authors,
+            authors_truncated=bool(row[6]),
+            affiliations=json.loads(row[7] or "[]"),
+            listed_in=listings,
+        )
