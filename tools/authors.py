@@ -9,11 +9,13 @@ from pydantic import Field
 
 from db.catalog import Catalog
 from db.names import Person
+from db.normalize import normalize_name
 
 from .common import (
     MAX_LIMIT,
     PAPER_COLUMNS,
     ToolInputError,
+    ambiguous_error,
     candidates,
     check_limit,
     clean_text,
@@ -28,6 +30,7 @@ from .models import (
     CoauthorsResult,
     CountItem,
     PersonRef,
+    Resolution,
     SearchAuthorsResult,
 )
 
@@ -84,9 +87,12 @@ def get_author(
         person, resolution, others = resolve_person(catalog, conn, name or "", profile_id)
         if others:
             listed = candidates(conn, [person, *others])
+            resolution = resolution.model_copy(update={"profile_id": None})
             return AuthorResult(
                 name=person.name,
                 profile_id=None,
+                resolved_from=_resolved_from(resolution),
+                confidence=resolution.confidence,
                 resolution=resolution,
                 papers_in_catalog=0,
                 papers=[],
@@ -132,9 +138,22 @@ def _author_result(conn: sqlite3.Connection, person: Person, resolution, papers_
     note = None
     if person.profile_id is None:
         note = "No profile for this name: papers and coauthors come from other profiles' author lists only."
+    else:
+        namesake = conn.execute(
+            """SELECT count(*) FROM authors a JOIN paper_authors pa ON pa.author_id = a.id
+               WHERE a.name_norm = ? AND a.profile_id IS NULL""",
+            [normalize_name(person.name)],
+        ).fetchone()[0]
+        if namesake:
+            note = (
+                f"{namesake} more paper(s) name {person.name!r} in their author list but are not in this profile: "
+                "the same person or a namesake, so they are not counted here (search_authors lists both)."
+            )
     return AuthorResult(
         name=person.name,
         profile_id=person.profile_id,
+        resolved_from=_resolved_from(resolution),
+        confidence=resolution.confidence,
         resolution=resolution,
         primary_category=profile[0] if profile else None,
         h_index=profile[1] if profile else None,
@@ -149,6 +168,10 @@ def _author_result(conn: sqlite3.Connection, person: Person, resolution, papers_
         years_active=[stats[1], stats[2]] if stats[0] else [],
         note=note,
     )
+
+
+def _resolved_from(resolution: Resolution) -> str | None:
+    return None if resolution.match in ("exact", "profile_id") else resolution.query
 
 
 def search_authors(
@@ -227,14 +250,3 @@ def coauthors(
             total=total,
             note=TRUNCATION_NOTE,
         )
-
-
-def ambiguous_error(conn: sqlite3.Connection, person: Person, others: list[Person], argument: str) -> ToolInputError:
-    described = "; ".join(
-        f"profile_id={c.profile_id!r} ({c.primary_category or '?'}, h-index {c.h_index}, e.g. {c.top_paper!r})"
-        for c in candidates(conn, [person, *others])
-    )
-    return ToolInputError(
-        f"Several profiles are named {person.name!r} and they are different people: {described}. "
-        f"Call again with `{argument}` set to the one you mean."
-    )

@@ -153,6 +153,17 @@ def candidates(conn: sqlite3.Connection, people: Sequence[Person]) -> list[Candi
     return out
 
 
+def ambiguous_error(conn: sqlite3.Connection, person: Person, others: list[Person], argument: str) -> ToolInputError:
+    described = "; ".join(
+        f"profile_id={c.profile_id!r} ({c.primary_category or '?'}, h-index {c.h_index}, e.g. {c.top_paper!r})"
+        for c in candidates(conn, [person, *others])
+    )
+    return ToolInputError(
+        f"Several profiles are named {person.name!r} and they are different people: {described}. "
+        f"Call again with `{argument}` set to the one you mean."
+    )
+
+
 # -- papers ---------------------------------------------------------------------------
 
 PAPER_COLUMNS = """p.id, p.title, p.date, p.category, p.has_code, p.author_names, p.authors_truncated,

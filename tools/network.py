@@ -12,8 +12,8 @@ from pydantic import Field
 from db.catalog import Catalog
 from db.names import Person
 
-from .authors import TRUNCATION_NOTE, ambiguous_error
-from .common import MAX_LIMIT, ToolInputError, check_limit, paper_ref, resolve_person
+from .authors import TRUNCATION_NOTE
+from .common import MAX_LIMIT, ToolInputError, ambiguous_error, check_limit, paper_ref, resolve_person
 from .models import Hop, PaperRef, PathResult, PersonRef, Resolution, SharedCoauthor, SharedCoauthorsResult
 
 MAX_HOPS = 6

@@ -17,6 +17,7 @@ from .common import (
     MAX_LIMIT,
     PAPER_COLUMNS,
     ToolInputError,
+    ambiguous_error,
     check_limit,
     clean_text,
     decode_cursor,
@@ -135,7 +136,9 @@ def search_papers(
             where.append("EXISTS (SELECT 1 FROM listings l WHERE l.paper_id = p.id AND l.score >= ?)")
             params.append(min_score)
         if author or author_profile_id:
-            person, resolution, _ = resolve_person(catalog, conn, author or "", author_profile_id, "author")
+            person, resolution, others = resolve_person(catalog, conn, author or "", author_profile_id, "author")
+            if others:
+                raise ambiguous_error(conn, person, others, "author_profile_id")
             where.append("p.id IN (SELECT paper_id FROM paper_authors WHERE author_id = ?)")
             params.append(person.author_id)
         if affiliation is not None:
