@@ -46,18 +46,37 @@ _SPECIAL = str.maketrans(
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
+# Accents are dropped only from letters of these scripts (Latin, IPA, Greek, Cyrillic, Armenian);
+# elsewhere a combining mark is part of the letter (kana voicing marks, Indic vowel signs).
+_FOLDABLE_BELOW = 0x0530
 
 
 @lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Casefold *text* and remove accents, keeping characters of every script."""
-    text = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return text.casefold()
+    if text.isascii():
+        return text.casefold()
+    decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
+    kept: list[str] = []
+    foldable = True
+    for ch in decomposed:
+        if unicodedata.combining(ch):
+            if foldable:
+                continue
+        else:
+            foldable = ord(ch) < _FOLDABLE_BELOW
+        kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept)).casefold()
 
 
 def _key(text: str) -> str:
-    return _SPACES.sub(" ", _NON_WORD.sub(" ", fold(text)).replace("_", " ")).strip()
+    folded = fold(text)
+    if folded.isascii():
+        words = _NON_WORD.sub(" ", folded)
+    else:
+        # Marks (Mn/Mc/Me) that survive folding belong to their letter: keep them inside the word.
+        words = "".join(ch if ch.isalnum() or unicodedata.category(ch)[0] == "M" else " " for ch in folded)
+    return _SPACES.sub(" ", words.replace("_", " ")).strip()
 
 
 def normalize_name(name: str) -> str:

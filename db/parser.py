@@ -231,6 +231,12 @@ def _parse(data: bytes | str, as_of: date) -> Profile:
         elif lines[j].strip() and not starts:
             raise ProfileParseError(f"expected a paper entry, found {_quote(lines[j])}", line=j + 1)
         j += 1
+    last = max((k for k in range(i, n) if lines[k].strip()), default=-1)
+    if last >= 0 and (not starts or last > starts[-1]) and META_RE.match(lines[last].strip()):
+        # A meta line with nothing after it: the file was cut right after an entry began.
+        raise ProfileParseError(
+            f"entry starting {_quote(lines[last])} has no title (file truncated mid-entry?)", line=last + 1
+        )
     starts.append(n)
     for k in range(len(starts) - 1):
         profile.entries.append(_parse_entry(lines, starts[k], starts[k + 1], as_of))

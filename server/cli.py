@@ -42,7 +42,11 @@ def cli() -> None:
     help="Reference date for dates without a year (default: each file's modification time).",
 )
 @click.option("--prune", is_flag=True, help="Remove profiles whose source files no longer exist.")
-@click.option("--rebuild", is_flag=True, help="Delete the catalog first and build it anew.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build the catalog anew from PATHS only; the old one is replaced only if every file is applied.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only rejections and errors.")
 def ingest(
     paths: tuple[Path, ...], db_path: Path | None, as_of: date | None, prune: bool, rebuild: bool, quiet: bool
@@ -62,7 +66,7 @@ def ingest(
     except ingest_mod.UsageError as err:
         raise click.UsageError(str(err)) from None
     if rebuild:
-        _remove_catalog(target)
+        _rebuild(target, files, as_of=as_of, quiet=quiet)
     try:
         database = open_writable(target)
     except CatalogError as err:
@@ -256,13 +260,25 @@ def _render(value: Any, indent: int = 0) -> str:
     return f"{pad}{value}"
 
 
-def _remove_catalog(target: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        candidate = target.with_name(target.name + suffix)
-        try:
-            candidate.unlink(missing_ok=True)
-        except OSError as err:
-            _fail(f"{candidate}: cannot remove for --rebuild: {err.strerror or err}")
+def _rebuild(target: Path, files: list[Path], *, as_of: date | None, quiet: bool) -> None:
+    import db.ingest as ingest_mod
+    from db.connection import CatalogError
+    from db.rebuild import rebuild
+
+    try:
+        report = rebuild(
+            target,
+            files,
+            as_of=as_of,
+            on_file=lambda o: o.status == "rejected" and click.echo(f"rejected: {o.reason}", err=True),
+        )
+    except (CatalogError, ingest_mod.IngestAbort) as err:
+        _fail(f"rebuild failed, the catalog is unchanged: {err}")
+    if not report.ok:
+        _fail(f"rebuild not applied: {len(report.rejected)} file(s) rejected; the catalog is unchanged")
+    if not quiet:
+        click.echo(_summary(report, target))
+    sys.exit(0)
 
 
 def _fail(message: str, code: int = 1) -> Any:

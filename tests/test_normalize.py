@@ -139,21 +139,11 @@ def test_keys_are_idempotent(text: str) -> None:
     assert normalize_title(key) == key
 
 
-@pytest.mark.xfail(
-    reason="BUG: fold() drops every combining mark after NFKD, so the kana voicing marks (dakuten) vanish "
-    "and distinct Japanese names share a key: ガクト (Gakuto) == カクト (Kakuto)",
-    strict=True,
-)
 def test_kana_voicing_marks_are_not_accents() -> None:
     assert normalize_name("ガクト") != normalize_name("カクト")
     assert normalize_name("ダイスケ") != normalize_name("タイスケ")
 
 
-@pytest.mark.xfail(
-    reason="BUG: _NON_WORD ([^\\w]+) treats spacing/non-spacing vowel signs (Mc/Mn) as punctuation, so an "
-    "Indic or Thai name is cut into fragments: normalize_name('हिन्दी') == 'ह नद'",
-    strict=True,
-)
 def test_indic_vowel_signs_do_not_split_words() -> None:
     assert " " not in normalize_name("हिन्दी")
     assert " " not in normalize_name("สมหญิง")
