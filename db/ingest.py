@@ -439,16 +439,18 @@ class Ingester:
             int(truncated),
             json.dumps(affiliations, ensure_ascii=False),
             ", ".join([*names, *hidden]),
+            _searchable_names([*names, *hidden]),
         )
         row = c.execute(
             """SELECT date, year, category, has_code, authors_listed, authors_truncated, affiliations,
-                      author_names FROM papers WHERE id = ?""",
+                      author_names, author_search FROM papers WHERE id = ?""",
             [paper_id],
         ).fetchone()
         if tuple(row) != values:  # only touch the row (and its FTS entry) when something changed
             c.execute(
                 """UPDATE papers SET date = ?, year = ?, category = ?, has_code = ?, authors_listed = ?,
-                       authors_truncated = ?, affiliations = ?, author_names = ? WHERE id = ?""",
+                       authors_truncated = ?, affiliations = ?, author_names = ?, author_search = ?
+                   WHERE id = ?""",
                 [*values, paper_id],
             )
         return True
@@ -514,6 +516,12 @@ class Ingester:
         )
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?)", [now_iso()])
         self.commit()
+
+
+def _searchable_names(names: list[str]) -> str:
+    """Names for the full-text index, plus accent-folded forms ("Łukasz" also as "lukasz")."""
+    folded = [key for key in (normalize_name(n) for n in names if not n.isascii()) if key.isascii()]
+    return ", ".join([*names, *folded])
 
 
 def _abort(err: sqlite3.OperationalError, path: str | None = None) -> IngestAbort:

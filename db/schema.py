@@ -12,7 +12,7 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
                         and whether the author is known as the owner of a listing profile
     affiliations        distinct affiliation names
     paper_affiliations  paper x affiliation
-    papers_fts          FTS5 over papers(title, abstract, author_names), kept by triggers
+    papers_fts          FTS5 over papers(title, abstract, author_search), kept by triggers
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sqlite_utils
 SCHEMA_VERSION = 1
 
 # Column weights for bm25(papers_fts, ...): title, abstract, author names.
-FTS_COLUMNS = ("title", "abstract", "author_names")
+FTS_COLUMNS = ("title", "abstract", "author_search")
 BM25_WEIGHTS = (10.0, 1.0, 3.0)
 
 
@@ -91,7 +91,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "authors_listed": str,  # JSON array of the listed names, in order
             "authors_truncated": int,
             "affiliations": str,  # JSON array
-            "author_names": str,  # every known author name, for full-text search
+            "author_names": str,  # every known author name, ", "-joined, for display
+            "author_search": str,  # the names plus accent-folded forms, for full-text search
         },
         pk="id",
         not_null={"title", "title_norm", "abstract", "date", "year", "category", "has_code"},
