@@ -3,6 +3,10 @@
 Writers (``ingest``) open it read-write in WAL mode so that readers (the MCP
 server) keep answering while a write is under way. Readers open it with
 ``mode=ro``: the server cannot write to the catalog even by mistake.
+
+Neither kind of opening changes a file that is not a catalog of this schema
+version: a non-SQLite file, another program's SQLite database and a catalog of
+another schema version are refused with a message before anything is written.
 """
 
 from __future__ import annotations
@@ -13,10 +17,19 @@ from pathlib import Path
 
 import sqlite_utils
 
-from .schema import check_schema, create_schema
+from .schema import SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
 
 ENV_DB = "SCHOLAR_CATALOG_DB"
+ENV_BUSY_TIMEOUT = "SCHOLAR_CATALOG_BUSY_TIMEOUT_MS"
 BUSY_TIMEOUT_MS = 10_000
+
+# Tables a catalog (or a catalog whose creation was interrupted) may hold; anything else is another program's.
+CATALOG_TABLES = frozenset(
+    {"meta", "profiles", "authors", "papers", "listings", "paper_authors", "affiliations", "paper_affiliations"}
+)
+_CATALOG_TABLE_PREFIXES = ("papers_fts", "sqlite_")
+
+LOCKED_HINT = "another process is writing the catalog (another ingest?); wait for it to finish and retry"
 
 
 class CatalogError(RuntimeError):
@@ -36,56 +49,182 @@ def resolve_db_path(db: str | os.PathLike[str] | None) -> Path:
     return Path(db).expanduser() if db else default_db_path()
 
 
+def busy_timeout_ms() -> int:
+    """How long a writer waits for another writer's lock: ``$SCHOLAR_CATALOG_BUSY_TIMEOUT_MS``, else 10 s."""
+    raw = os.environ.get(ENV_BUSY_TIMEOUT, "").strip()
+    if raw.isdigit():
+        return min(int(raw), 24 * 3600 * 1000)
+    return BUSY_TIMEOUT_MS
+
+
+def _is_locked(err: sqlite3.Error) -> bool:
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
+
+
+def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
+    return sorted(n for n in names if n not in CATALOG_TABLES and not n.startswith(_CATALOG_TABLE_PREFIXES))
+
+
+def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
+    """Refuse a database that is not an (unfinished) catalog of this version; True if it needs its schema made.
+
+    Runs before anything is written, so a refused file is left byte for byte as it was.
+    """
+    db = sqlite_utils.Database(conn, execute_plugins=False)
+    found = schema_version(db)
+    if found is None:
+        if foreign := _foreign_tables(conn):
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise CatalogError(
+                f"{path}: this SQLite database is not a scholar-catalog catalog (it has tables {shown}); "
+                "refusing to write into it. Choose another --db."
+            )
+        return True
+    if found != SCHEMA_VERSION:
+        try:
+            check_schema(db)
+        except SchemaVersionError as err:
+            raise CatalogError(f"{path}: {err}") from err
+    # Same version: create_schema() again only adds what a build interrupted during creation lacks.
+    return not db["papers_fts"].exists()
+
+
 def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
-    """Open (creating if needed) the catalog at *path* for writing."""
+    """Open (creating if needed) the catalog at *path* for writing.
+
+    Raises :class:`CatalogError` for a file that is not SQLite, an SQLite database
+    of another program, a catalog of another schema version, a folder that cannot
+    be written, or a catalog another process holds locked for longer than the
+    busy timeout — each before changing anything.
+    """
     path = Path(path)
+    timeout = busy_timeout_ms()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    except OSError as err:
+        raise CatalogError(f"{path}: cannot create the catalog's folder: {err.strerror or err}") from err
+    if path.exists() and not path.is_file():
+        raise CatalogError(f"{path}: not a regular file; give the catalog's file name with --db")
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(path, timeout=timeout / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {timeout}")
+        needs_schema = _check_existing(path, conn)
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise CatalogError(f"{path}: could not switch the catalog to WAL mode (got {mode!r})")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")
-    except sqlite3.DatabaseError as err:
-        raise CatalogError(f"{path}: cannot open the catalog for writing: {err}") from err
-    except OSError as err:
-        raise CatalogError(f"{path}: cannot create the catalog: {err.strerror or err}") from err
-    if str(mode).lower() != "wal":
-        conn.close()
-        raise CatalogError(f"{path}: could not switch the catalog to WAL mode (got {mode!r})")
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    try:
-        create_schema(db)
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        if needs_schema:
+            create_schema(db)
         check_schema(db)
+    except CatalogError:
+        if conn is not None:
+            conn.close()
+        raise
     except sqlite3.DatabaseError as err:
-        conn.close()
-        raise CatalogError(f"{path}: not a usable catalog: {err}") from err
+        if conn is not None:
+            conn.close()
+        raise CatalogError(f"{path}: cannot open the catalog for writing: {_explain(err, path)}") from err
+    except OSError as err:
+        if conn is not None:
+            conn.close()
+        raise CatalogError(f"{path}: cannot create the catalog: {err.strerror or err}") from err
     except Exception as err:
-        conn.close()
+        if conn is not None:
+            conn.close()
         raise CatalogError(f"{path}: {err}") from err
     return db
+
+
+def _explain(err: sqlite3.Error, path: Path) -> str:
+    """SQLite's message, with what to do about it."""
+    text = str(err)
+    lowered = text.lower()
+    if _is_locked(err):
+        return f"{LOCKED_HINT} ({text})"
+    if "not a database" in lowered:
+        return f"the file is not an SQLite database ({text}); choose another --db"
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"the catalog or its folder is read-only ({text}); choose a writable --db"
+    if "full" in lowered:
+        return f"the disk is full ({text}); free some space and retry"
+    if "unable to open" in lowered:
+        folder = path.parent if str(path.parent) else Path(".")
+        if not os.access(folder, os.W_OK):
+            return f"its folder {folder} is not writable ({text})"
+        return f"{text} (is the file or its folder readable and writable?)"
+    return text
 
 
 def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """Open the catalog at *path* read-only and check its schema.
 
-    Raises :class:`CatalogError` with a message that says how to fix the problem.
+    The connection cannot write: ``mode=ro`` and ``query_only``, and no database can
+    be attached (ATTACH and VACUUM INTO would create files). Raises
+    :class:`CatalogError` with a message that says how to fix the problem.
     """
     path = Path(path)
     if not path.exists():
         raise CatalogError(
             f"{path}: no catalog here yet. Build one with `scholar-catalog ingest PROFILES_DIR --db {path}`."
         )
+    if not path.is_file():
+        raise CatalogError(f"{path}: not a regular file; give the catalog's file name with --db")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise CatalogError(f"{path}: cannot read the catalog: {err.strerror or err}") from err
+    conn: sqlite3.Connection | None = None
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
         conn.execute("PRAGMA query_only = ON")
         check_schema(sqlite_utils.Database(conn, execute_plugins=False))
     except sqlite3.DatabaseError as err:
+        if conn is not None:
+            conn.close()
         raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
     except Exception as err:
+        if conn is not None:
+            conn.close()
         raise CatalogError(f"{path}: {err}") from err
     conn.row_factory = sqlite3.Row
+    return conn
+
+
+def open_replaceable(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open an existing catalog of *any* schema version so that it can be replaced whole (``--rebuild``).
+
+    Still refuses a file that is not SQLite and another program's SQLite database.
+    The connection is in autocommit mode with the busy timeout set; it is meant as
+    the destination of ``sqlite3.Connection.backup``.
+    """
+    path = Path(path)
+    timeout = busy_timeout_ms()
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(path, timeout=timeout / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {timeout}")
+        db = sqlite_utils.Database(conn, execute_plugins=False)
+        if schema_version(db) is None and (foreign := _foreign_tables(conn)):
+            raise CatalogError(
+                f"{path}: this SQLite database is not a scholar-catalog catalog (it has tables "
+                f"{', '.join(foreign[:5])}); refusing to replace it. Choose another --db."
+            )
+    except CatalogError:
+        if conn is not None:
+            conn.close()
+        raise
+    except sqlite3.DatabaseError as err:
+        if conn is not None:
+            conn.close()
+        raise CatalogError(f"{path}: cannot open the catalog for writing: {_explain(err, path)}") from err
     return conn

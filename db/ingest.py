@@ -182,12 +182,13 @@ class Ingester:
             )
         self._seen[pid] = resolved
         known = self._known.get(pid)
+        as_of = self.as_of or datetime.fromtimestamp(st.st_mtime, UTC).date()
         if (
             known is not None
             and known[0] == resolved
             and known[1] == st.st_size
             and known[2] == st.st_mtime_ns
-            and (self.as_of is None or known[4] == self.as_of.isoformat())
+            and known[4] == as_of.isoformat()
         ):
             return FileOutcome(shown, "unchanged", pid)
         if st.st_size > MAX_FILE_BYTES:
@@ -197,11 +198,10 @@ class Ingester:
         except OSError as err:
             return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
         digest = hashlib.sha256(data).hexdigest()
-        as_of = self.as_of or datetime.fromtimestamp(st.st_mtime, UTC).date()
 
         self._begin_batch()
-        if known is not None and known[3] == digest and (self.as_of is None or known[4] == as_of.isoformat()):
-            # Same content (touched or moved): just remember where and when we saw it.
+        if known is not None and known[3] == digest and known[4] == as_of.isoformat():
+            # Same content and reference date (moved, or touched within the day): remember where we saw it.
             self.conn.execute(
                 "UPDATE profiles SET source_path = ?, source_size = ?, source_mtime_ns = ? WHERE id = ?",
                 [resolved, st.st_size, st.st_mtime_ns, pid],
@@ -223,7 +223,7 @@ class Ingester:
         except sqlite3.OperationalError as err:
             self._rollback_savepoint(mark_authors, mark_affiliations)
             raise _abort(err, shown) from err
-        except (sqlite3.DatabaseError, ValueError) as err:
+        except (sqlite3.DatabaseError, ValueError, OverflowError) as err:
             self._rollback_savepoint(mark_authors, mark_affiliations)
             return FileOutcome(shown, "rejected", pid, f"{shown}: could not be stored: {err}")
         except BaseException:
@@ -306,7 +306,7 @@ class Ingester:
         seen_in_file: set[int] = set()
         for position, entry in enumerate(profile.entries, start=1):
             key = normalize_title(entry.title) or entry.title.casefold()
-            found = c.execute("SELECT id, length(abstract) FROM papers WHERE title_norm = ?", [key]).fetchone()
+            found = c.execute("SELECT id FROM papers WHERE title_norm = ?", [key]).fetchone()
             if found is None:
                 cur = c.execute(
                     """INSERT INTO papers (title, title_norm, abstract, date, year, category, has_code)
@@ -325,8 +325,6 @@ class Ingester:
                 new_papers.add(paper_id)
             else:
                 paper_id = found[0]
-                if len(entry.abstract) > (found[1] or 0):  # keep the most complete abstract
-                    c.execute("UPDATE papers SET abstract = ? WHERE id = ?", [entry.abstract, paper_id])
             if paper_id in seen_in_file:  # the same paper twice in one profile: keep the first listing
                 continue
             seen_in_file.add(paper_id)
@@ -347,31 +345,33 @@ class Ingester:
                     entry.date_raw,
                     int(entry.has_code),
                     authors_raw,
+                    entry.abstract,
                 )
             )
         c.executemany(
             """INSERT INTO listings (profile_id, paper_id, position, line, title, score, category, date,
-                   date_raw, has_code, authors_raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   date_raw, has_code, authors_raw, abstract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             listing_rows,
         )
+        if len(listing_rows) != len(profile.entries):  # a paper listed twice counts once
+            c.execute("UPDATE profiles SET papers_listed = ? WHERE id = ?", [len(listing_rows), pid])
         updated = 0
         for paper_id in sorted(affected):
-            if self.refresh_paper(paper_id) and paper_id not in new_papers:
+            if self.refresh_paper(paper_id) == "changed" and paper_id not in new_papers:
                 updated += 1
         return len(new_papers), updated
 
     # -- papers ---------------------------------------------------------------------
 
-    def refresh_paper(self, paper_id: int) -> bool:
-        """Recompute a paper's merged fields and authors from its listings.
+    def refresh_paper(self, paper_id: int) -> Literal["deleted", "changed", "same"]:
+        """Recompute a paper's merged fields and authors from its current listings.
 
-        Deletes the paper when no listing is left. Returns True when the paper
-        still exists.
+        Deletes the paper when no listing is left. Returns what happened to it.
         """
         c = self.conn
         listings = c.execute(
             """SELECT l.date, l.date_raw, l.category, l.has_code, l.authors_raw,
-                      a.id, a.name, a.name_norm
+                      a.id, a.name, a.name_norm, l.title, length(l.abstract), l.profile_id
                FROM listings l JOIN authors a ON a.profile_id = l.profile_id
                WHERE l.paper_id = ? ORDER BY l.profile_id""",
             [paper_id],
@@ -380,14 +380,15 @@ class Ingester:
             c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
             c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
             c.execute("DELETE FROM papers WHERE id = ?", [paper_id])
-            return False
+            return "deleted"
+        changed = False
 
         # The fullest author line wins; dates given with a year beat year-less ones.
         split = [_split_authors(row[4]) for row in listings]
         best = max(range(len(listings)), key=lambda i: (len(split[i][0]), not split[i][1], -i))
         names, truncated, affiliations = split[best]
         dated = max(range(len(listings)), key=lambda i: ("," in listings[i][1], listings[i][0], -i))
-        when, _, category, _, _, _, _, _ = listings[dated]
+        when, category = listings[dated][0], listings[dated][2]
         has_code = int(any(row[3] for row in listings))
 
         owners: dict[str, int] = {}
@@ -411,6 +412,7 @@ class Ingester:
             )
         }
         if current != wanted:
+            changed = True
             c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
             c.executemany(
                 "INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)",
@@ -422,6 +424,7 @@ class Ingester:
             row[0] for row in c.execute("SELECT affiliation_id FROM paper_affiliations WHERE paper_id = ?", [paper_id])
         }
         if wanted_affiliations != current_affiliations:
+            changed = True
             c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
             c.executemany(
                 "INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)",
@@ -430,7 +433,15 @@ class Ingester:
 
         listed_keys = {normalize_name(n) for n in names}
         hidden = [n for n in owner_names.values() if normalize_name(n) not in listed_keys]
+        # Title as the first listing (by profile id) writes it; the longest abstract any listing gives.
+        title = listings[0][8]
+        fullest = max(range(len(listings)), key=lambda i: (listings[i][9], -i))
+        abstract = c.execute(
+            "SELECT abstract FROM listings WHERE profile_id = ? AND paper_id = ?", [listings[fullest][10], paper_id]
+        ).fetchone()[0]
         values = (
+            title,
+            abstract,
             when,
             int(when[:4]),
             category,
@@ -442,18 +453,20 @@ class Ingester:
             _searchable_names([*names, *hidden]),
         )
         row = c.execute(
-            """SELECT date, year, category, has_code, authors_listed, authors_truncated, affiliations,
-                      author_names, author_search FROM papers WHERE id = ?""",
+            """SELECT title, abstract, date, year, category, has_code, authors_listed, authors_truncated,
+                      affiliations, author_names, author_search FROM papers WHERE id = ?""",
             [paper_id],
         ).fetchone()
         if tuple(row) != values:  # only touch the row (and its FTS entry) when something changed
+            changed = True
             c.execute(
-                """UPDATE papers SET date = ?, year = ?, category = ?, has_code = ?, authors_listed = ?,
-                       authors_truncated = ?, affiliations = ?, author_names = ?, author_search = ?
+                """UPDATE papers SET title = ?, abstract = ?, date = ?, year = ?, category = ?, has_code = ?,
+                       authors_listed = ?, authors_truncated = ?, affiliations = ?, author_names = ?,
+                       author_search = ?
                    WHERE id = ?""",
                 [*values, paper_id],
             )
-        return True
+        return "changed" if changed else "same"
 
     def _listed_author(self, key: str, name: str) -> int:
         if (cached := self._author_ids.get(key)) is not None:
@@ -555,7 +568,7 @@ def ingest(
     """
     started = time.perf_counter()
     report = IngestReport()
-    todo = files if files is not None else list(discover(paths))
+    todo = list(dict.fromkeys(files if files is not None else discover(paths)))  # each file once
     ingester = Ingester(db, as_of=as_of)
     try:
         for path in todo:

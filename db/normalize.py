@@ -75,7 +75,12 @@ def _key(text: str) -> str:
         words = _NON_WORD.sub(" ", folded)
     else:
         # Marks (Mn/Mc/Me) that survive folding belong to their letter: keep them inside the word.
-        words = "".join(ch if ch.isalnum() or unicodedata.category(ch)[0] == "M" else " " for ch in folded)
+        kept: list[str] = []
+        in_word = False
+        for ch in folded:
+            in_word = ch.isalnum() or (in_word and unicodedata.category(ch)[0] == "M")
+            kept.append(ch if in_word else " ")
+        words = "".join(kept)
     return _SPACES.sub(" ", words.replace("_", " ")).strip()
 
 

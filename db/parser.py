@@ -46,7 +46,7 @@ META_RE = re.compile(
 _NUM = r"(\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+|\d+)"
 HEADER_FIELDS: dict[str, re.Pattern[str]] = {
     "h_index": re.compile(rf"^h-index\s*{_NUM}$", re.IGNORECASE),
-    "papers_declared": re.compile(rf"^{_NUM}\s*papers$"),
+    "papers_declared": re.compile(rf"^{_NUM}\s*papers?$", re.IGNORECASE),
     "citations": re.compile(rf"^{_NUM}\s*citations$", re.IGNORECASE),
     "novelty": re.compile(rf"^Novelty\s*{_NUM}\s*%$", re.IGNORECASE),
     "ai_score": re.compile(rf"^AI Score\s*{_NUM}$", re.IGNORECASE),
@@ -54,7 +54,8 @@ HEADER_FIELDS: dict[str, re.Pattern[str]] = {
 CATEGORY_RE = re.compile(r"^[A-Z]{2}$")
 PAPERS_HEADING_RE = re.compile(rf"^{_NUM} Papers?$")
 AUTHORS_SEP = " \u00b7 "  # " · "
-ET_AL_RE = re.compile(r",?\s*et al\.?$")
+ET_AL_RE = re.compile(r"(?:,\s*|\s+|^)et al\.?$")
+MAX_COUNT = 2**53  # header numbers beyond this are damage, not data
 
 MAX_NAME_LENGTH = 300
 
@@ -150,8 +151,11 @@ def resolve_date(month: int, day: int, year: int | None, as_of: date) -> date:
     raise ValueError("no such calendar date")
 
 
-def _int(text: str) -> int:
-    return int(re.sub(r"\D", "", text))
+def _int(text: str, line: int | None = None) -> int:
+    value = int(re.sub(r"\D", "", text))
+    if value > MAX_COUNT:
+        raise ProfileParseError(f"number {text!r} is implausibly large", line=line)
+    return value
 
 
 def _split_authors(text: str) -> tuple[list[str], bool, list[str]]:
@@ -205,7 +209,7 @@ def _parse(data: bytes | str, as_of: date) -> Profile:
             i += 1
             continue
         if m := PAPERS_HEADING_RE.match(line):
-            profile.papers_heading = _int(m.group(1))
+            profile.papers_heading = _int(m.group(1), i + 1)
             i += 1
             break
         if _is_meta(lines, i):
@@ -216,7 +220,7 @@ def _parse(data: bytes | str, as_of: date) -> Profile:
             continue
         for key, pattern in HEADER_FIELDS.items():
             if (m := pattern.match(line)) and getattr(profile, key) is None:
-                setattr(profile, key, _int(m.group(1)))
+                setattr(profile, key, _int(m.group(1), i + 1))
                 break
         else:
             raise ProfileParseError(f"unrecognized header line {_quote(line)}", line=i + 1)

@@ -9,11 +9,12 @@ new, never a mix, and needs no restart.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from .connection import open_writable
+from .connection import BUSY_TIMEOUT_MS, open_writable
 from .ingest import FileOutcome, IngestReport, ingest
 
 
@@ -36,16 +37,31 @@ def rebuild(
         try:
             report = ingest(fresh, [], files=files, as_of=as_of, on_file=on_file)
             if report.ok:
-                destination = open_writable(target)
-                try:
-                    fresh.conn.backup(destination.conn)
-                finally:
-                    destination.conn.close()
+                _replace(fresh.conn, scratch, target)
         finally:
             fresh.conn.close()
     finally:
         _remove(scratch)
     return report
+
+
+def _replace(fresh: sqlite3.Connection, scratch: Path, target: Path) -> None:
+    """Copy *fresh* over *target* in one transaction; a target that is no SQLite database is swapped out."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # No schema check on the destination: an old or foreign catalog is exactly what --rebuild replaces.
+        destination = sqlite3.connect(target, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            destination.execute("PRAGMA journal_mode = WAL")
+            fresh.backup(destination)
+        finally:
+            destination.close()
+    except sqlite3.DatabaseError:
+        fresh.execute("PRAGMA journal_mode = DELETE")
+        fresh.close()
+        for suffix in ("-wal", "-shm"):
+            target.with_name(target.name + suffix).unlink(missing_ok=True)
+        os.replace(scratch, target)
 
 
 def _remove(path: Path) -> None:

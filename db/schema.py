@@ -112,9 +112,10 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "date_raw": str,
             "has_code": int,
             "authors_raw": str,  # the author line as this profile gave it
+            "abstract": str,  # the abstract as this profile gave it (maybe truncated)
         },
         pk=("profile_id", "paper_id"),
-        not_null={"position", "line", "title", "category", "date", "date_raw", "has_code", "authors_raw"},
+        not_null={"position", "line", "title", "category", "date", "date_raw", "has_code", "authors_raw", "abstract"},
         foreign_keys=[("profile_id", "profiles", "id"), ("paper_id", "papers", "id")],
         if_not_exists=True,
     )

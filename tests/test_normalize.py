@@ -79,7 +79,9 @@ def test_title_dedup_keys() -> None:
     a = "Nemotron 3 Super: Open, Efficient Mixture-of-Experts Hybrid Mamba-Transformer Model for Agentic Reasoning"
     b = "NEMOTRON 3 SUPER — open efficient mixture of experts hybrid mamba transformer model for agentic reasoning."
     assert normalize_title(a) == normalize_title(b)
-    assert normalize_title('"Attention Is Not Enough": Revisiting') == normalize_title("Attention is not enough revisiting")
+    assert normalize_title('"Attention Is Not Enough": Revisiting') == normalize_title(
+        "Attention is not enough revisiting"
+    )
     assert normalize_title("Rivers · Roads · Rails") == "rivers roads rails"
     assert normalize_title("Café-Grade Noise") == normalize_title("cafe grade noise")
     assert normalize_title("多模态 Retrieval") == "多模态 retrieval"

@@ -3,7 +3,6 @@ format variation, year-less date resolution, damaged input, and hypothesis prope
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,9 +11,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from db.parser import Profile, ProfileParseError, decode_profile_bytes, parse_profile, resolve_date
-
 from conftest import AS_OF, SEEDS, requires_seeds
+from db.parser import Profile, ProfileParseError, decode_profile_bytes, parse_profile, resolve_date
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "parser"
 SEED_A = "000_67c3570f253eda13.txt"
@@ -798,7 +796,9 @@ def gen_profile(draw: st.DrawFn) -> tuple[str, dict, list[GenEntry], bool, date,
     entries = draw(st.lists(gen_entry(as_of), min_size=1, max_size=4))
     with_heading = draw(st.booleans())
     commas = draw(st.booleans())
-    order = draw(st.permutations(["primary_category", "h_index", "papers_declared", "citations", "novelty", "ai_score"]))
+    order = draw(
+        st.permutations(["primary_category", "h_index", "papers_declared", "citations", "novelty", "ai_score"])
+    )
     eol = draw(st.sampled_from(["\n", "\r\n"]))
 
     def num(n: int) -> str:

@@ -1,0 +1,693 @@
+"""Tests for :mod:`db.ingest`: loading profile files into a catalog, incrementally and per file atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from contextlib import closing
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import AS_OF, SEEDS, requires_seeds
+from db.connection import open_writable
+from db.ingest import IngestReport, UsageError, discover, ingest
+from db.schema import FTS_COLUMNS
+
+SEED_A = "000_67c3570f253eda13"
+SEED_B = "004_cc442b40650344ee"
+SUPER = "Nemotron 3 Super: Open, Efficient Mixture-of-Experts Hybrid Mamba-Transformer Model for Agentic Reasoning"
+BUZZ = "Beyond the Buzz: A Pragmatic Take on Inference Disaggregation"
+HELIX = "Helix Parallelism: Rethinking Sharding Strategies for Interactive Multi-Million-Token LLM Decoding"
+LATENT = "LatentMoE: Toward Optimal Accuracy per FLOP and Parameter in Mixture of Experts"
+NAMES_COLUMN = FTS_COLUMNS[-1]  # the full-text column that holds author names
+TABLES = ("profiles", "authors", "papers", "listings", "paper_authors", "affiliations", "paper_affiliations")
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def run(db_path: Path, *paths: Path, **kwargs: Any) -> IngestReport:
+    database = open_writable(db_path)
+    try:
+        return ingest(database, list(paths), **kwargs)
+    finally:
+        database.conn.close()
+
+
+def query(db_path: Path, sql: str, params: tuple | list = ()) -> list[tuple]:
+    with closing(sqlite3.connect(db_path)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def scalar(db_path: Path, sql: str, params: tuple | list = ()) -> Any:
+    rows = query(db_path, sql, params)
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def dump(db_path: Path) -> dict[str, list[tuple]]:
+    """Every row of every catalog table (and the full-text index), in a stable order."""
+    out = {table: sorted(query(db_path, f"SELECT * FROM {table}"), key=repr) for table in TABLES}
+    out["papers_fts"] = sorted(query(db_path, "SELECT rowid, * FROM papers_fts"), key=repr)
+    return out
+
+
+def fts_ok(db_path: Path) -> None:
+    with closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("INSERT INTO papers_fts(papers_fts) VALUES ('integrity-check')")
+
+
+def fts_titles(db_path: Path, match: str) -> set[str]:
+    rows = query(
+        db_path,
+        "SELECT p.title FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid WHERE papers_fts MATCH ?",
+        [match],
+    )
+    return {r[0] for r in rows}
+
+
+def paper_authors(db_path: Path, title: str) -> list[tuple]:
+    """(name, position, is_owner, profile_id) of a paper's authors, listed ones first."""
+    return query(
+        db_path,
+        """SELECT a.name, pa.position, pa.is_owner, a.profile_id
+           FROM paper_authors pa JOIN authors a ON a.id = pa.author_id JOIN papers p ON p.id = pa.paper_id
+           WHERE p.title = ? ORDER BY pa.position IS NULL, pa.position, a.profile_id""",
+        [title],
+    )
+
+
+def copy_seeds(target: Path) -> Path:
+    target.mkdir(parents=True, exist_ok=True)
+    for src in sorted(SEEDS.glob("*.txt")):
+        (target / src.name).write_bytes(src.read_bytes())  # writable copies (the seeds are read-only)
+    return target
+
+
+def write(path: Path, text: str, *, mtime: datetime | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if mtime is not None:
+        os.utime(path, (mtime.timestamp(), mtime.timestamp()))
+    return path
+
+
+def profile(name: str, *entries: tuple[str, str, str], heading: bool = True) -> str:
+    """A small profile: entries are (meta line, title, author line); each gets a one-line abstract."""
+    lines = [name, "", "LG", "h-index3", f"{len(entries)}papers", "10citations", ""]
+    if heading:
+        lines += [f"{len(entries)} Papers", ""]
+    for meta, title, authors in entries:
+        lines += [meta, title, "", authors, "", f"Abstract of {title.lower()}.", ""]
+    return "\n".join(lines)
+
+
+# -- the seeds ------------------------------------------------------------------------------
+
+
+@requires_seeds
+def test_seeds_make_two_profiles_nineteen_listings_fourteen_papers(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    report = run(db, SEEDS, as_of=AS_OF)
+    assert report.ok and report.rejected == []
+    assert (report.applied, report.unchanged, report.profiles, report.papers) == (2, 0, 2, 14)
+    assert report.papers_new == 14
+    assert scalar(db, "SELECT count(*) FROM profiles") == 2
+    assert scalar(db, "SELECT count(*) FROM listings") == 19
+    assert scalar(db, "SELECT count(*) FROM papers") == 14
+    assert scalar(db, "SELECT count(DISTINCT title_norm) FROM papers") == 14
+    assert query(db, "SELECT profile_id, count(*) FROM listings GROUP BY profile_id ORDER BY 1") == [
+        (SEED_A, 9),
+        (SEED_B, 10),
+    ]
+    rows = query(
+        db,
+        """SELECT id, name, name_norm, primary_category, h_index, papers_declared, citations, novelty, ai_score,
+                  papers_listed, source_path, source_size, content_hash, as_of FROM profiles ORDER BY id""",
+    )
+    a = SEEDS / f"{SEED_A}.txt"
+    b = SEEDS / f"{SEED_B}.txt"
+    assert rows == [
+        (SEED_A, "Ritika Borkar", "ritika borkar", "CL", 57, 9, 193, 51, 57, 9, str(a.resolve()), a.stat().st_size,
+         hashlib.sha256(a.read_bytes()).hexdigest(), "2026-11-24"),
+        (SEED_B, "Abhinav Khattar", "abhinav khattar", "CL", 57, 10, 306, 49, 58, 10, str(b.resolve()),
+         b.stat().st_size, hashlib.sha256(b.read_bytes()).hexdigest(), "2026-11-24"),
+    ]  # fmt: skip
+    assert scalar(db, "SELECT count(*) FROM meta WHERE key IN ('schema_version', 'created_at', 'built_at')") == 3
+    fts_ok(db)
+
+
+@requires_seeds
+def test_nemotron_3_super_is_one_paper_with_two_listings(seed_db: Path) -> None:
+    assert scalar(seed_db, "SELECT count(*) FROM papers WHERE title_norm LIKE 'nemotron 3 super%'") == 1
+    rows = query(
+        seed_db,
+        """SELECT l.profile_id, l.score, l.line, l.position, l.date, l.date_raw, l.category, l.has_code
+           FROM listings l JOIN papers p ON p.id = l.paper_id WHERE p.title = ? ORDER BY l.profile_id""",
+        [SUPER],
+    )
+    assert rows == [
+        (SEED_A, 95.3, 12, 1, "2026-04-14", "Apr 14", "LG", 1),
+        (SEED_B, 95.1, 19, 2, "2026-04-14", "Apr 14", "LG", 1),
+    ]
+    paper = query(
+        seed_db,
+        "SELECT date, year, category, has_code, authors_listed, authors_truncated, affiliations FROM papers "
+        "WHERE title = ?",
+        [SUPER],
+    )
+    assert paper == [
+        (
+            "2026-04-14",
+            2026,
+            "LG",
+            1,
+            json.dumps(["Aakshita Chandiramani", "Aaron Blakeman", "Abdullahi Olaoye"]),
+            1,
+            json.dumps(["amazon-science", "cmu"]),
+        )
+    ]
+
+
+@requires_seeds
+def test_both_owners_are_hidden_authors_of_nemotron_3_super(seed_db: Path) -> None:
+    assert paper_authors(seed_db, SUPER) == [
+        ("Aakshita Chandiramani", 1, 0, None),
+        ("Aaron Blakeman", 2, 0, None),
+        ("Abdullahi Olaoye", 3, 0, None),
+        ("Ritika Borkar", None, 1, SEED_A),
+        ("Abhinav Khattar", None, 1, SEED_B),
+    ]
+    names = scalar(seed_db, "SELECT author_names FROM papers WHERE title = ?", [SUPER])
+    assert "Ritika Borkar" in names and "Abhinav Khattar" in names
+
+
+@requires_seeds
+def test_listed_owner_is_the_owner_author_not_a_name_only_author(seed_db: Path) -> None:
+    assert paper_authors(seed_db, BUZZ) == [
+        ("Tiyasa Mitra", 1, 0, None),
+        ("Ritika Borkar", 2, 1, SEED_A),
+        ("Nidhi Bhatia", 3, 0, None),
+    ]
+    assert paper_authors(seed_db, HELIX)[2] == ("Ritika Borkar", 3, 1, SEED_A)
+    # Exactly one 'Ritika Borkar' in the catalog: the owner of 000_..., on all nine of her papers.
+    assert query(seed_db, "SELECT profile_id FROM authors WHERE name_norm = 'ritika borkar'") == [(SEED_A,)]
+    owner_papers = query(
+        seed_db,
+        "SELECT count(*), sum(is_owner) FROM paper_authors pa JOIN authors a ON a.id = pa.author_id "
+        "WHERE a.profile_id = ?",
+        [SEED_A],
+    )
+    assert owner_papers == [(9, 9)]
+    # Same for the other owner, listed at positions 3, 1 and 2 on three of his papers.
+    khattar = query(
+        seed_db,
+        """SELECT p.title, pa.position FROM paper_authors pa JOIN authors a ON a.id = pa.author_id
+           JOIN papers p ON p.id = pa.paper_id WHERE a.profile_id = ? AND pa.position IS NOT NULL ORDER BY p.title""",
+        [SEED_B],
+    )
+    assert [(t[:20], pos) for t, pos in khattar] == [
+        ("Analysis on Image Se", 1),
+        ("Nemotron-H: A Family", 3),
+        ("What sets Verified U", 2),
+    ]
+    assert scalar(seed_db, "SELECT count(*) FROM authors WHERE name_norm = 'abhinav khattar'") == 1
+
+
+@requires_seeds
+def test_name_only_authors_are_one_row_per_normalized_name(seed_db: Path) -> None:
+    rows = query(
+        seed_db,
+        """SELECT a.id, count(pa.paper_id) FROM authors a JOIN paper_authors pa ON pa.author_id = a.id
+           WHERE a.name_norm = 'nidhi bhatia' GROUP BY a.id""",
+    )
+    assert len(rows) == 1 and rows[0][1] == 3  # LatentMoE, Beyond the Buzz, Helix
+    assert scalar(seed_db, "SELECT count(*) FROM authors WHERE profile_id IS NOT NULL") == 2
+    assert scalar(seed_db, "SELECT count(*) FROM authors WHERE profile_id IS NULL") == scalar(
+        seed_db, "SELECT count(DISTINCT name_norm) FROM authors WHERE profile_id IS NULL"
+    )
+    assert query(seed_db, "SELECT name FROM affiliations ORDER BY name") == [("amazon-science",), ("cmu",), ("nvidia",)]
+
+
+@requires_seeds
+def test_rerun_is_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    first = run(db, SEEDS, as_of=AS_OF)
+    before = dump(db)
+    second = run(db, SEEDS, as_of=AS_OF)
+    assert (first.applied, first.unchanged) == (2, 0)
+    assert (second.applied, second.unchanged, second.rejected, second.pruned) == (0, 2, [], [])
+    assert (second.papers_new, second.papers_updated, second.profiles, second.papers) == (0, 0, 2, 14)
+    assert dump(db) == before
+
+
+@requires_seeds
+def test_touched_or_moved_file_with_same_content_is_unchanged(tmp_path: Path) -> None:
+    src = copy_seeds(tmp_path / "in")
+    db = tmp_path / "c.db"
+    run(db, src, as_of=AS_OF)
+    before = dump(db)
+    moved = tmp_path / "elsewhere" / f"{SEED_A}.txt"
+    moved.parent.mkdir()
+    (src / f"{SEED_A}.txt").rename(moved)
+    os.utime(src / f"{SEED_B}.txt", (1_700_000_000, 1_700_000_000))
+    report = run(db, src, moved, as_of=AS_OF)
+    assert (report.applied, report.unchanged, report.rejected) == (0, 2, [])
+    assert scalar(db, "SELECT source_path FROM profiles WHERE id = ?", [SEED_A]) == str(moved.resolve())
+    assert scalar(db, "SELECT source_mtime_ns FROM profiles WHERE id = ?", [SEED_B]) == 1_700_000_000 * 10**9
+    after = dump(db)
+    for table in set(TABLES) - {"profiles"}:
+        assert after[table] == before[table], table
+
+
+@requires_seeds
+def test_changed_file_replaces_its_listings(tmp_path: Path) -> None:
+    src = copy_seeds(tmp_path / "in")
+    db = tmp_path / "c.db"
+    run(db, src, as_of=AS_OF)
+    assert scalar(db, "SELECT count(*) FROM authors WHERE name_norm = 'ankit more'") == 1  # only on Helix
+
+    path = src / f"{SEED_A}.txt"
+    text = path.read_text(encoding="utf-8")
+    text = text.partition("\n\nDCJul 7, 2025\n")[0]  # drop Helix (listed by 000 only)
+    text = text[: text.index("LGJan 26Code\n")] + text[text.index("CLDec 23, 2025\n") :]  # drop LatentMoE (shared)
+    text = text.replace("95.3LGApr 14Code", "90.0LGApr 14Code").replace("9 Papers", "7 Papers")
+    path.write_text(text, encoding="utf-8")
+
+    report = run(db, src, as_of=AS_OF)
+    assert (report.applied, report.unchanged, report.rejected) == (1, 1, [])
+    assert report.papers_new == 0
+    assert (report.profiles, report.papers) == (2, 13)
+    assert scalar(db, "SELECT count(*) FROM listings WHERE profile_id = ?", [SEED_A]) == 7
+    assert scalar(db, "SELECT papers_listed FROM profiles WHERE id = ?", [SEED_A]) == 7
+    assert query(db, "SELECT id FROM papers WHERE title = ?", [HELIX]) == []  # nobody lists it any more
+    assert scalar(db, "SELECT count(*) FROM authors WHERE name_norm = 'ankit more'") == 0  # orphan dropped
+    # LatentMoE stays, listed by 004 only, and 000's owner is no longer one of its authors.
+    assert query(
+        db, "SELECT l.profile_id FROM listings l JOIN papers p ON p.id = l.paper_id WHERE p.title = ?", [LATENT]
+    ) == [(SEED_B,)]
+    assert [row for row in paper_authors(db, LATENT) if row[2]] == [("Abhinav Khattar", None, 1, SEED_B)]
+    assert "Ritika Borkar" not in scalar(db, "SELECT author_names FROM papers WHERE title = ?", [LATENT])
+    assert query(
+        db,
+        "SELECT l.profile_id, l.score FROM listings l JOIN papers p ON p.id = l.paper_id WHERE p.title = ? ORDER BY 1",
+        [SUPER],
+    ) == [(SEED_A, 90.0), (SEED_B, 95.1)]
+    assert fts_titles(db, "Helix") == set()
+    fts_ok(db)
+
+
+@requires_seeds
+def test_rejected_file_leaves_that_profile_exactly_as_it_was(tmp_path: Path) -> None:
+    src = copy_seeds(tmp_path / "in")
+    db = tmp_path / "c.db"
+    run(db, src, as_of=AS_OF)
+    before = dump(db)
+
+    bad = src / f"{SEED_A}.txt"
+    original = bad.read_bytes()
+    text = original.decode("utf-8")
+    bad.write_text(text[: text.index("disaggregated serving remains limited")], encoding="utf-8")  # truncated
+    other = src / f"{SEED_B}.txt"
+    other.write_text(
+        other.read_text(encoding="utf-8").replace("\nCLMay 2, 2025Code\n", "\n77.7CLMay 2, 2025Code\n"),
+        encoding="utf-8",
+    )
+
+    report = run(db, src, as_of=AS_OF)
+    assert (report.applied, report.unchanged, len(report.rejected)) == (1, 0, 1)
+    assert not report.ok
+    (rejected,) = report.rejected
+    assert (rejected.path, rejected.status, rejected.profile_id) == (str(bad), "rejected", SEED_A)
+    assert rejected.reason == (
+        f"{bad}:47: heading declares 9 papers but 6 entries were found (truncated or damaged file?)"
+    )
+    # The other file was applied ...
+    assert query(
+        db,
+        "SELECT l.score FROM listings l JOIN papers p ON p.id = l.paper_id "
+        "WHERE p.title = 'Llama-Nemotron: Efficient Reasoning Models'",
+    ) == [(77.7,)]
+    # ... and everything else, 000's profile included, is exactly as before.
+    after = dump(db)
+    for table in TABLES:
+        if table == "profiles":
+            assert [r for r in after[table] if r[0] == SEED_A] == [r for r in before[table] if r[0] == SEED_A]
+        elif table == "listings":
+            assert [r for r in after[table] if r[0] == SEED_A] == [r for r in before[table] if r[0] == SEED_A]
+            assert len(after[table]) == len(before[table])
+        else:
+            assert after[table] == before[table], table
+    assert after["papers_fts"] == before["papers_fts"]
+
+    # Still rejected on the next run; once restored (new mtime, same bytes) it is unchanged again.
+    assert [r.path for r in run(db, src, as_of=AS_OF).rejected] == [str(bad)]
+    bad.write_bytes(original)
+    os.utime(bad, (1_800_000_000, 1_800_000_000))
+    report = run(db, src, as_of=AS_OF)
+    assert (report.applied, report.unchanged, report.rejected) == (0, 2, [])
+    assert [r for r in dump(db)["listings"] if r[0] == SEED_A] == [r for r in before["listings"] if r[0] == SEED_A]
+
+
+def test_new_rejected_file_creates_nothing_and_others_still_apply(tmp_path: Path) -> None:
+    good = write(tmp_path / "in" / "good.txt", profile("Ada Brightwater", ("LGJan 2, 2024", "Kernels", "Ada B")))
+    bad = write(tmp_path / "in" / "bad.txt", "Ada Brightwater\n\nh-index3\nFollowers 12\n")
+    empty = write(tmp_path / "in" / "empty.txt", "")
+    binary = tmp_path / "in" / "img.txt"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    db = tmp_path / "c.db"
+    report = run(db, tmp_path / "in", as_of=AS_OF)
+    assert (report.applied, report.profiles, report.papers) == (1, 1, 1)
+    reasons = {Path(r.path).name: r.reason for r in report.rejected}
+    assert reasons == {
+        "bad.txt": f"{bad}:4: unrecognized header line 'Followers 12'",
+        "empty.txt": f"{empty}:1: empty file: no researcher name",
+        "img.txt": f"{binary}: binary data (NUL bytes), not a text profile",
+    }
+    assert query(db, "SELECT id FROM profiles") == [("good",)]
+    assert good.exists()
+
+
+@requires_seeds
+def test_prune_removes_profiles_whose_file_is_gone(tmp_path: Path) -> None:
+    src = copy_seeds(tmp_path / "in")
+    db = tmp_path / "c.db"
+    run(db, src, as_of=AS_OF)
+    (src / f"{SEED_B}.txt").unlink()
+
+    kept = run(db, src, as_of=AS_OF)  # without prune: nothing is removed
+    assert (kept.unchanged, kept.pruned, kept.profiles, kept.papers) == (1, [], 2, 14)
+
+    report = run(db, src, as_of=AS_OF, prune=True)
+    assert report.pruned == [SEED_B]
+    assert (report.applied, report.unchanged, report.profiles, report.papers) == (0, 1, 1, 9)
+    assert query(db, "SELECT id FROM profiles") == [(SEED_A,)]
+    assert scalar(db, "SELECT count(*) FROM listings") == 9
+    assert scalar(db, "SELECT count(*) FROM listings WHERE profile_id = ?", [SEED_B]) == 0
+    for title in ["Llama-Nemotron: Efficient Reasoning Models", "Analysis on Image Set Visual Question Answering"]:
+        assert query(db, "SELECT id FROM papers WHERE title = ?", [title]) == []
+    # Shared papers remain, with the other owner only.
+    assert [row for row in paper_authors(db, SUPER) if row[2]] == [("Ritika Borkar", None, 1, SEED_A)]
+    assert "Abhinav Khattar" not in scalar(db, "SELECT author_names FROM papers WHERE title = ?", [SUPER])
+    assert scalar(db, "SELECT count(*) FROM authors WHERE name_norm = 'abhinav khattar'") == 0
+    assert scalar(db, "SELECT count(*) FROM authors WHERE profile_id IS NOT NULL") == 1
+    assert fts_titles(db, "Khattar") == set()
+    assert fts_titles(db, "Borkar") >= {SUPER}
+    fts_ok(db)
+
+
+def test_prune_keeps_a_listed_owner_name_as_a_name_only_author(tmp_path: Path) -> None:
+    shared = ("CVMar 3, 2024", "Tidepool Segmentation", "Ines Halvorsen, Maren Okafor")
+    write(tmp_path / "in" / "maren.txt", profile("Maren Okafor", shared))
+    gone = write(tmp_path / "in" / "ines.txt", profile("Ines Halvorsen", shared))
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "in", as_of=AS_OF)
+    assert paper_authors(db, "Tidepool Segmentation") == [
+        ("Ines Halvorsen", 1, 1, "ines"),
+        ("Maren Okafor", 2, 1, "maren"),
+    ]
+    gone.unlink()
+    assert run(db, tmp_path / "in", as_of=AS_OF, prune=True).pruned == ["ines"]
+    assert paper_authors(db, "Tidepool Segmentation") == [
+        ("Ines Halvorsen", 1, 0, None),
+        ("Maren Okafor", 2, 1, "maren"),
+    ]
+
+
+def test_same_owner_name_in_two_files_is_two_profiles(tmp_path: Path) -> None:
+    shared = ("LGJan 2, 2024", "Kernels All the Way Down", "Zoë Hartmann, Kofi Mensah")
+    write(tmp_path / "in" / "zoe_a.txt", profile("Zoë Hartmann", shared, ("CVFeb 3, 2024", "Tidepools", "X Y")))
+    write(tmp_path / "in" / "zoe_b.txt", profile("Zoe Hartmann", shared, ("DBMar 4, 2024", "Ledgers", "Q R")))
+    db = tmp_path / "c.db"
+    report = run(db, tmp_path / "in", as_of=AS_OF)
+    assert (report.applied, report.profiles, report.papers) == (2, 2, 3)
+    assert query(db, "SELECT id, name FROM profiles ORDER BY id") == [
+        ("zoe_a", "Zoë Hartmann"),
+        ("zoe_b", "Zoe Hartmann"),
+    ]
+    assert query(db, "SELECT profile_id FROM authors WHERE name_norm = 'zoe hartmann' ORDER BY 1") == [
+        ("zoe_a",),
+        ("zoe_b",),
+    ]
+    rows = paper_authors(db, "Kernels All the Way Down")
+    owners = [r for r in rows if r[2]]
+    assert sorted(r[3] for r in owners) == ["zoe_a", "zoe_b"]
+    assert sorted(r[1] for r in owners if r[1] is not None) == [1]  # one of them holds the listed position
+    assert ("Kofi Mensah", 2, 0, None) in rows
+    assert len(rows) == 3
+    assert [r[3] for r in paper_authors(db, "Tidepools") if r[2]] == ["zoe_a"]
+    assert [r[3] for r in paper_authors(db, "Ledgers") if r[2]] == ["zoe_b"]
+
+
+def test_listed_name_of_another_owner_on_a_paper_that_owner_does_not_list(tmp_path: Path) -> None:
+    write(tmp_path / "in" / "zoe.txt", profile("Zoë Hartmann", ("LGJan 2, 2024", "Kernels", "ZOE HARTMANN, Q R")))
+    write(
+        tmp_path / "in" / "kofi.txt",
+        profile("Kofi Mensah", ("CVFeb 3, 2024", "Tidepools", "Kofi Mensah, Zoe Hartmann")),
+    )
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "in", as_of=AS_OF)
+    # On her own paper, a differently spelled listing of her name is the owner.
+    assert paper_authors(db, "Kernels") == [("Zoë Hartmann", 1, 1, "zoe"), ("Q R", 2, 0, None)]
+    # On Kofi's paper, which she does not list, the same name is a separate, name-only author.
+    assert paper_authors(db, "Tidepools") == [("Kofi Mensah", 1, 1, "kofi"), ("Zoe Hartmann", 2, 0, None)]
+    assert query(db, "SELECT name, profile_id FROM authors WHERE name_norm = 'zoe hartmann' ORDER BY 2") == [
+        ("Zoe Hartmann", None),
+        ("Zoë Hartmann", "zoe"),
+    ]
+
+
+def test_same_stem_in_two_directories(tmp_path: Path) -> None:
+    first = write(tmp_path / "a" / "x.txt", profile("Ann First", ("LGJan 2, 2024", "First Paper", "Ann First")))
+    second = write(tmp_path / "b" / "x.txt", profile("Bo Second", ("LGJan 3, 2024", "Second Paper", "Bo Second")))
+    db = tmp_path / "c.db"
+    report = run(db, tmp_path / "a", tmp_path / "b", as_of=AS_OF)
+    assert (report.applied, len(report.rejected)) == (1, 1)
+    (rejected,) = report.rejected
+    assert rejected.path == str(second)
+    assert rejected.reason == (
+        f"{second}: profile id 'x' is already used by {first.resolve()}; file stems must be unique"
+    )
+    assert query(db, "SELECT id, name, source_path FROM profiles") == [("x", "Ann First", str(first.resolve()))]
+    assert query(db, "SELECT title FROM papers") == [("First Paper",)]
+    # Same verdict on the next run.
+    again = run(db, tmp_path / "a", tmp_path / "b", as_of=AS_OF)
+    assert (again.unchanged, [r.path for r in again.rejected]) == (1, [str(second)])
+
+
+@requires_seeds
+def test_full_text_search(seed_db: Path) -> None:
+    assert fts_titles(seed_db, "title:LatentMoE") == {LATENT}  # a title word
+    assert LATENT in fts_titles(seed_db, "LatentMoE")  # (also in two other papers' abstracts)
+    assert fts_titles(seed_db, "Buzz") == {BUZZ}
+    assert fts_titles(seed_db, "Eagle3") == {
+        "Accelerating RL Post-Training Rollouts via System-Integrated Speculative Decoding"
+    }  # an abstract word
+    assert fts_titles(seed_db, "abstract:microwatts") == {
+        "MLPerf Power: Benchmarking the Energy Efficiency of Machine Learning Systems from Microwatts to "
+        "Megawatts for Sustainable AI"
+    }
+    # Hidden owners: neither is in Nemotron 3 Super's listed authors, both find it.
+    assert SUPER in fts_titles(seed_db, f"{NAMES_COLUMN}:Khattar")
+    assert SUPER in fts_titles(seed_db, f"{NAMES_COLUMN}:Borkar")
+    assert fts_titles(seed_db, f"{NAMES_COLUMN}:Khattar") == {
+        title for (title,) in query(seed_db, "SELECT p.title FROM listings l JOIN papers p ON p.id = l.paper_id "
+                                             "WHERE l.profile_id = ?", [SEED_B])
+    }  # fmt: skip
+    fts_ok(seed_db)
+
+
+def test_full_text_search_ignores_diacritics(tmp_path: Path) -> None:
+    write(tmp_path / "in" / "z.txt", profile("Zoë Hartmann", ("LGJan 2, 2024", "Café Kernels", "A B et al.")))
+    write(tmp_path / "in" / "l.txt", profile("Ann A", ("LGJan 3, 2024", "Sparse Lanterns", "Łukasz Wrona, Søren Holm")))
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "in", as_of=AS_OF)
+    assert fts_titles(db, "zoe") == {"Café Kernels"}  # a hidden owner, written without the diaeresis
+    assert fts_titles(db, "cafe") == {"Café Kernels"}
+    # Letters that do not decompose (Ł, ø) are found by their folded form too.
+    assert fts_titles(db, "lukasz") == {"Sparse Lanterns"}
+    assert fts_titles(db, "Łukasz") == {"Sparse Lanterns"}
+    assert fts_titles(db, "soren") == {"Sparse Lanterns"}
+    assert scalar(db, "SELECT author_names FROM papers WHERE title = 'Sparse Lanterns'") == (
+        "Łukasz Wrona, Søren Holm, Ann A"
+    )  # the displayed names stay as written
+    fts_ok(db)
+
+
+# -- dates ------------------------------------------------------------------------------------
+
+
+YEARLESS = profile("Ann Example", ("LGApr 14", "Spring Paper", "Ann Example"), ("CVDec 30Code", "Winter", "B C"))
+
+
+def listing_dates(db: Path) -> dict[str, tuple[str, str]]:
+    return {t: (d, raw) for t, d, raw in query(db, "SELECT title, date, date_raw FROM listings")}
+
+
+def test_yearless_date_resolved_against_as_of(tmp_path: Path) -> None:
+    write(tmp_path / "in" / "p.txt", YEARLESS, mtime=datetime(2026, 3, 1, 12, tzinfo=UTC))
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "in", as_of=AS_OF)
+    assert listing_dates(db) == {"Spring Paper": ("2026-04-14", "Apr 14"), "Winter": ("2025-12-30", "Dec 30")}
+    assert query(db, "SELECT date, year FROM papers WHERE title = 'Spring Paper'") == [("2026-04-14", 2026)]
+    assert scalar(db, "SELECT as_of FROM profiles") == "2026-11-24"
+
+
+@pytest.mark.parametrize(
+    ("mtime", "spring", "winter"),
+    [
+        (datetime(2026, 3, 1, 12, tzinfo=UTC), "2025-04-14", "2025-12-30"),
+        (datetime(2026, 1, 5, 12, tzinfo=UTC), "2025-04-14", "2025-12-30"),
+        (datetime(2026, 12, 31, 12, tzinfo=UTC), "2026-04-14", "2026-12-30"),
+    ],
+)
+def test_yearless_date_resolved_against_mtime(tmp_path: Path, mtime: datetime, spring: str, winter: str) -> None:
+    write(tmp_path / "in" / "p.txt", YEARLESS, mtime=mtime)
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "in")
+    assert listing_dates(db) == {"Spring Paper": (spring, "Apr 14"), "Winter": (winter, "Dec 30")}
+    assert scalar(db, "SELECT as_of FROM profiles") == mtime.date().isoformat()
+
+
+def test_changing_as_of_re_resolves_dates(tmp_path: Path) -> None:
+    write(tmp_path / "in" / "p.txt", YEARLESS, mtime=datetime(2026, 3, 1, 12, tzinfo=UTC))
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "in", as_of=date(2026, 3, 1))
+    assert listing_dates(db)["Spring Paper"][0] == "2025-04-14"
+    report = run(db, tmp_path / "in", as_of=AS_OF)
+    assert report.applied == 1
+    assert listing_dates(db)["Spring Paper"][0] == "2026-04-14"
+    assert scalar(db, "SELECT date FROM papers WHERE title = 'Spring Paper'") == "2026-04-14"
+    assert run(db, tmp_path / "in", as_of=AS_OF).unchanged == 1
+
+
+def test_a_dated_listing_beats_a_yearless_one(tmp_path: Path) -> None:
+    write(tmp_path / "in" / "a.txt", profile("Ann A", ("LGApr 14", "Shared", "Ann A, Bo B")))
+    write(tmp_path / "in" / "b.txt", profile("Bo B", ("CVApr 14, 2025", "Shared", "Ann A, Bo B")))
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "in", as_of=AS_OF)
+    assert query(db, "SELECT date, year, category FROM papers") == [("2025-04-14", 2025, "CV")]
+    assert sorted(listing_dates_rows(db)) == [("a", "2026-04-14"), ("b", "2025-04-14")]
+
+
+def listing_dates_rows(db: Path) -> list[tuple]:
+    return query(db, "SELECT profile_id, date FROM listings")
+
+
+# -- odds and ends ----------------------------------------------------------------------------
+
+
+def test_discover(tmp_path: Path) -> None:
+    write(tmp_path / "d" / "b.txt", "x")
+    write(tmp_path / "d" / "sub" / "a.txt", "x")
+    write(tmp_path / "d" / "notes.md", "x")
+    single = write(tmp_path / "single.dat", "x")
+    assert [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path / "d", single])] == [
+        "d/b.txt",
+        "d/sub/a.txt",
+        "single.dat",
+    ]
+    with pytest.raises(UsageError, match=re.escape(f"{tmp_path / 'nope'}: no such file or directory")):
+        list(discover([tmp_path / "nope"]))
+
+
+def test_same_paper_twice_in_one_profile_keeps_the_first_listing(tmp_path: Path) -> None:
+    write(
+        tmp_path / "in" / "p.txt",
+        profile("Ann A", ("88.0LGJan 2, 2024", "Twice", "Ann A"), ("77.0LGJan 2, 2024", "TWICE!", "Ann A")),
+    )
+    db = tmp_path / "c.db"
+    report = run(db, tmp_path / "in", as_of=AS_OF)
+    assert report.ok
+    assert query(db, "SELECT title, score, position FROM listings") == [("Twice", 88.0, 1)]
+
+
+def test_number_too_large_for_sqlite_is_a_rejection_not_a_crash(tmp_path: Path) -> None:
+    write(tmp_path / "in" / "a_good.txt", profile("Ann A", ("LGJan 2, 2024", "Fine", "Ann A")))
+    write(
+        tmp_path / "in" / "b_huge.txt",
+        profile("Bo B", ("LGJan 2, 2024", "Huge", "Bo B")).replace("h-index3", "h-index99999999999999999999"),
+    )
+    write(tmp_path / "in" / "c_good.txt", profile("Cy C", ("LGJan 3, 2024", "Also Fine", "Cy C")))
+    db = tmp_path / "c.db"
+    report = run(db, tmp_path / "in", as_of=AS_OF)
+    assert report.applied == 2
+    assert [Path(r.path).name for r in report.rejected] == ["b_huge.txt"]
+    assert query(db, "SELECT id FROM profiles ORDER BY id") == [("a_good",), ("c_good",)]
+
+
+def test_changed_file_updates_title_and_abstract_of_a_paper_only_it_lists(tmp_path: Path) -> None:
+    path = tmp_path / "in" / "a.txt"
+    write(
+        path,
+        "Ann A\n\n1 Papers\n\nLGJan 2, 2024\nsparse lanterns for routing\n\nAnn A\n\nA long typo-ridden abstract.\n",
+    )
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "in", as_of=AS_OF)
+    write(path, "Ann A\n\n1 Papers\n\nLGJan 2, 2024\nSparse Lanterns for Routing\n\nAnn A\n\nFixed.\n")
+    assert run(db, tmp_path / "in", as_of=AS_OF).applied == 1
+    assert query(db, "SELECT title FROM listings") == [("Sparse Lanterns for Routing",)]
+    assert query(db, "SELECT title, abstract FROM papers") == [("Sparse Lanterns for Routing", "Fixed.")]
+    assert fts_titles(db, "typo") == set()
+
+
+# Catalogs are recognized by meta.schema_version alone: a change to any table or column without a new
+# SCHEMA_VERSION lets an older catalog pass check_schema and then fail in the middle of an ingest.
+# If this test fails, bump db.schema.SCHEMA_VERSION and record the new layout here.
+SCHEMA_LAYOUT = {
+    1: {
+        "meta": ["key", "value"],
+        "profiles": [
+            "id", "name", "name_norm", "primary_category", "h_index", "papers_declared", "citations", "novelty",
+            "ai_score", "papers_listed", "source_path", "source_size", "source_mtime_ns", "content_hash", "as_of",
+            "ingested_at",
+        ],
+        "authors": ["id", "name", "name_norm", "profile_id"],
+        "papers": [
+            "id", "title", "title_norm", "abstract", "date", "year", "category", "has_code", "authors_listed",
+            "authors_truncated", "affiliations", "author_names", "author_search",
+        ],
+        "listings": [
+            "profile_id", "paper_id", "position", "line", "title", "score", "category", "date", "date_raw",
+            "has_code", "authors_raw", "abstract",
+        ],
+        "paper_authors": ["paper_id", "author_id", "position", "is_owner"],
+        "affiliations": ["id", "name", "name_norm"],
+        "paper_affiliations": ["paper_id", "affiliation_id"],
+        "papers_fts": ["title", "abstract", "author_search"],
+    }
+}  # fmt: skip
+
+
+def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
+    from db.schema import SCHEMA_VERSION
+
+    database = open_writable(tmp_path / "c.db")
+    try:
+        tables = {name: [row[1] for row in database.conn.execute(f"PRAGMA table_info({name})")] for name in TABLES}
+        tables["meta"] = [row[1] for row in database.conn.execute("PRAGMA table_info(meta)")]
+        tables["papers_fts"] = [row[1] for row in database.conn.execute("PRAGMA table_info(papers_fts)")]
+        version = database.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
+    finally:
+        database.conn.close()
+    assert version == str(SCHEMA_VERSION)
+    assert SCHEMA_VERSION in SCHEMA_LAYOUT, "new SCHEMA_VERSION: record its layout in SCHEMA_LAYOUT"
+    assert tables == SCHEMA_LAYOUT[SCHEMA_VERSION]
+
+
+def test_catalog_of_another_schema_version_is_refused(tmp_path: Path) -> None:
+    from db.connection import CatalogError
+
+    db = tmp_path / "c.db"
+    open_writable(db).conn.close()
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+        conn.commit()
+    with pytest.raises(CatalogError, match=r"schema version 999.*--rebuild"):
+        open_writable(db)
