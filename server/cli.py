@@ -124,19 +124,91 @@ def _summary(report: Any, target: Path) -> str:
     help="Sync this folder of profiles into the catalog (incrementally) before serving.",
 )
 @click.option("--as-of", callback=_parse_as_of, metavar="YYYY-MM-DD", help="Reference date for --profiles sync.")
-def serve(db_path: Path | None, profiles: Path | None, as_of: date | None) -> None:
-    """Serve the catalog to an MCP client over stdio (read-only).
+@click.option("--http", "use_http", is_flag=True, help="Serve MCP Streamable HTTP at /mcp instead of stdio.")
+@click.option(
+    "--host",
+    metavar="ADDRESS",
+    help="With --http: address to bind. Default 127.0.0.1; any non-loopback address requires --token.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), help="With --http: TCP port (default 8765; 0 picks a free one).")
+@click.option(
+    "--token",
+    envvar="SCHOLAR_CATALOG_TOKEN",
+    show_envvar=True,
+    metavar="TOKEN",
+    help="With --http: require 'Authorization: Bearer TOKEN' on every request.",
+)
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME[:PORT]",
+    help="With --http: also accept this Host header (e.g. the name clients use to reach a non-loopback bind).",
+)
+def serve(
+    db_path: Path | None,
+    profiles: Path | None,
+    as_of: date | None,
+    use_http: bool,
+    host: str | None,
+    port: int | None,
+    token: str | None,
+    allow_hosts: tuple[str, ...],
+) -> None:
+    """Serve the catalog to an MCP client over stdio (read-only), or over Streamable HTTP with --http.
 
     stdout carries only the protocol; logs and the --profiles sync summary go to stderr.
+    HTTP binds to 127.0.0.1:8765 by default and checks the Host and Origin headers;
+    binding to any other address requires a bearer token (--token or $SCHOLAR_CATALOG_TOKEN).
     """
     from db.connection import resolve_db_path
 
+    if not use_http:
+        options = (("--host", host is not None), ("--port", port is not None), ("--allow-host", bool(allow_hosts)))
+        given = [name for name, used in options if used]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} can only be used with --http")
+    token = token or None  # an empty $SCHOLAR_CATALOG_TOKEN means no token
+    if use_http:
+        _check_http_bind(host, token)
     target = resolve_db_path(db_path)
     if profiles is not None:
         _sync_profiles(target, profiles, as_of)
+    if use_http:
+        _serve_http(target, host, port, token, allow_hosts)
+        return
     from server.app import build_server
 
     build_server(target).run("stdio")
+
+
+def _check_http_bind(host: str | None, token: str | None) -> None:
+    from server.http import DEFAULT_HOST, BindError, check_bind
+
+    try:
+        check_bind(host or DEFAULT_HOST, token)
+    except BindError as err:
+        _fail(str(err), code=2)
+
+
+def _serve_http(
+    target: Path, host: str | None, port: int | None, token: str | None, allow_hosts: tuple[str, ...]
+) -> None:
+    from server.http import DEFAULT_HOST, DEFAULT_PORT, serve_http
+
+    address = host or DEFAULT_HOST
+    try:
+        serve_http(
+            target,
+            host=address,
+            port=DEFAULT_PORT if port is None else port,
+            token=token,
+            extra_hosts=allow_hosts,
+        )
+    except OSError as err:
+        _fail(f"cannot listen on {address}:{DEFAULT_PORT if port is None else port}: {err.strerror or err}")
+    except KeyboardInterrupt:
+        pass
 
 
 def _sync_profiles(target: Path, profiles: Path, as_of: date | None) -> None:
