@@ -59,6 +59,9 @@ TOOLS: list[tuple[Callable[..., BaseModel], str]] = [
     (tools.catalog_stats, "Catalog statistics"),
 ]
 TOOL_FUNCTIONS: dict[str, Callable[..., BaseModel]] = {fn.__name__: fn for fn, _ in TOOLS}
+TOOL_PARAMETERS: dict[str, frozenset[str]] = {
+    fn.__name__: frozenset(list(inspect.signature(fn).parameters)[1:]) for fn, _ in TOOLS
+}
 
 
 class CatalogHandle:
@@ -121,6 +124,14 @@ class ScholarServer(MCPServer):
     """MCPServer whose argument-validation errors are short and name the argument."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        if name in TOOL_FUNCTIONS:
+            accepted = TOOL_PARAMETERS[name]
+            unknown = sorted(set(arguments or {}) - accepted)
+            if unknown:
+                raise ToolError(
+                    f"Unknown argument(s) for {name}: {', '.join(unknown)}. "
+                    f"It takes: {', '.join(sorted(accepted)) or 'no arguments'}."
+                )
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as err:

@@ -272,6 +272,8 @@ def call(tool: str, arguments: tuple[str, ...], db_path: Path | None, as_json: b
             raise click.UsageError(f"argument {item!r} is not key=value")
         pairs[key] = value
     result = anyio.run(_call_tool, resolve_db_path(db_path), tool, pairs)
+    if isinstance(result, click.UsageError):
+        raise result
     if result.is_error:
         _fail(result.content[0].text if result.content else "the tool failed")
     if as_json:
@@ -281,6 +283,10 @@ def call(tool: str, arguments: tuple[str, ...], db_path: Path | None, as_json: b
 
 
 async def _call_tool(db_path: Path, tool: str, pairs: dict[str, str]) -> Any:
+    """Call *tool* through an in-process MCP client; a usage problem is returned, not raised.
+
+    (Raised inside the client's task group it would arrive wrapped in an ExceptionGroup.)
+    """
     from mcp import Client
 
     from server.app import build_server
@@ -288,12 +294,12 @@ async def _call_tool(db_path: Path, tool: str, pairs: dict[str, str]) -> Any:
     async with Client(build_server(db_path)) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
         if tool not in listed:
-            raise click.UsageError(f"unknown tool {tool!r}; tools: {', '.join(listed)}")
+            return click.UsageError(f"unknown tool {tool!r}; tools: {', '.join(listed)}")
         properties = listed[tool].input_schema.get("properties", {})
         arguments: dict[str, Any] = {}
         for key, value in pairs.items():
             if key not in properties:
-                raise click.UsageError(f"{tool} has no argument {key!r}; it takes {', '.join(properties)}")
+                return click.UsageError(f"{tool} has no argument {key!r}; it takes {', '.join(properties)}")
             arguments[key] = _coerce(value, properties[key])
         return await client.call_tool(tool, arguments)
 

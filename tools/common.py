@@ -16,6 +16,7 @@ from .models import Candidate, PaperRef, PaperSummary, Resolution
 
 MAX_LIMIT = 100
 MAX_TEXT = 2000  # longest name or query worth looking at
+MAX_OFFSET = 2**31
 
 
 class ToolInputError(ValueError):
@@ -37,7 +38,9 @@ def require_data(catalog: Catalog) -> None:
 
 def clean_text(value: str, argument: str, *, allow_empty: bool = True) -> str:
     """Strip *value*, drop NUL and control characters, and bound its length."""
-    cleaned = "".join(ch if ch.isprintable() or ch in " \t" else " " for ch in value[: MAX_TEXT * 4]).strip()
+    if len(value) > MAX_TEXT * 4:
+        raise ToolInputError(f"`{argument}` is {len(value):,} characters long; give at most {MAX_TEXT}.")
+    cleaned = "".join(ch if ch.isprintable() or ch in " \t" else " " for ch in value).strip()
     if len(cleaned) > MAX_TEXT:
         raise ToolInputError(f"`{argument}` is {len(cleaned):,} characters long; give at most {MAX_TEXT}.")
     if not cleaned and not allow_empty:
@@ -205,7 +208,7 @@ def decode_cursor(cursor: str | None, fingerprint: str) -> int:
         padded = cursor.strip() + "=" * (-len(cursor.strip()) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         offset = int(data["o"])
-        if data["f"] != fingerprint or offset < 0:
+        if data["f"] != fingerprint or not 0 <= offset <= MAX_OFFSET:
             raise ValueError
     except (ValueError, KeyError, TypeError, UnicodeError):
         raise ToolInputError(

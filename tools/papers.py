@@ -33,7 +33,7 @@ Sort = Literal["relevance", "date", "score"]
 
 MAX_TERMS = 32
 MIN_YEAR, MAX_YEAR = 1900, 2100
-FUZZY_CUTOFF = 60.0
+FUZZY_CUTOFF = 75.0
 _TERM_RE = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 
@@ -233,8 +233,10 @@ def _fuzzy_titles(
         lambda: tuple(map(list, zip(*conn.execute("SELECT id, title_norm FROM papers"), strict=True))) or ([], []),
     )
     ids, keys = titles
+    # partial_ratio: the query aligned with the best-matching stretch of a title, so a misspelled title
+    # (or a piece of one) matches, and sharing one common word ("for") does not.
     hits = process.extract(
-        normalize_title(query), keys, scorer=fuzz.WRatio, processor=None, limit=200, score_cutoff=FUZZY_CUTOFF
+        normalize_title(query), keys, scorer=fuzz.partial_ratio, processor=None, limit=200, score_cutoff=FUZZY_CUTOFF
     )
     if not hits:
         return [], 0
@@ -251,7 +253,9 @@ def _fuzzy_titles(
 
 def get_paper(
     catalog: Catalog,
-    paper_id: Annotated[int, Field(description="A paper_id from search_papers, get_author or another tool.")],
+    paper_id: Annotated[
+        int, Field(ge=1, le=2**63 - 1, description="A paper_id from search_papers, get_author or another tool.")
+    ],
 ) -> PaperDetail:
     """Full record of one paper: abstract, every known author, affiliations, and the profiles listing it.
 
