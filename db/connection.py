@@ -156,10 +156,19 @@ def _explain(err: sqlite3.Error, path: Path) -> str:
         return f"the disk is full ({text}); free some space and retry"
     if "unable to open" in lowered:
         folder = path.parent if str(path.parent) else Path(".")
+        if _on_readonly_filesystem(folder):
+            return f"its folder {folder} is on a read-only file system ({text}); choose a writable --db"
         if not os.access(folder, os.W_OK):
-            return f"its folder {folder} is not writable ({text})"
+            return f"its folder {folder} is not writable ({text}); choose a writable --db"
         return f"{text} (is the file or its folder readable and writable?)"
     return text
+
+
+def _on_readonly_filesystem(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -181,50 +190,85 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
             pass
     except OSError as err:
         raise CatalogError(f"{path}: cannot read the catalog: {err.strerror or err}") from err
-    conn: sqlite3.Connection | None = None
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
-        conn.execute("PRAGMA query_only = ON")
+        conn = _connect_readonly(path, immutable=False)
+    except sqlite3.OperationalError as err:
+        # A WAL catalog needs its -shm file, which SQLite cannot create on a read-only file system
+        # (a read-only volume or medium). Nothing can change the file there: open it as immutable.
+        if "unable to open" not in str(err) or not _on_readonly_filesystem(path.parent):
+            raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
+        try:
+            conn = _connect_readonly(path, immutable=True)
+        except sqlite3.DatabaseError as again:
+            raise CatalogError(f"{path}: not a readable SQLite catalog ({again})") from again
+    except sqlite3.DatabaseError as err:
+        raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
+    try:
         check_schema(sqlite_utils.Database(conn, execute_plugins=False))
     except sqlite3.DatabaseError as err:
-        if conn is not None:
-            conn.close()
+        conn.close()
         raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
     except Exception as err:
-        if conn is not None:
-            conn.close()
+        conn.close()
         raise CatalogError(f"{path}: {err}") from err
     conn.row_factory = sqlite3.Row
     return conn
 
 
-def open_replaceable(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open an existing catalog of *any* schema version so that it can be replaced whole (``--rebuild``).
+def _connect_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails here for an unusable file
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
-    Still refuses a file that is not SQLite and another program's SQLite database.
-    The connection is in autocommit mode with the busy timeout set; it is meant as
-    the destination of ``sqlite3.Connection.backup``.
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_replaceable(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`CatalogError` unless *path* may be replaced whole by a new catalog (``--rebuild``).
+
+    Replaceable: nothing there, an empty file, a catalog of any schema version, and an
+    SQLite file too damaged to read (a broken catalog). Not replaceable: a file that is
+    not SQLite at all, and an SQLite database with tables no catalog has (another
+    program's). Reads only; changes nothing.
     """
     path = Path(path)
-    timeout = busy_timeout_ms()
-    conn: sqlite3.Connection | None = None
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise CatalogError(f"{path}: not a regular file; give the catalog's file name with --db")
     try:
-        conn = sqlite3.connect(path, timeout=timeout / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {timeout}")
-        db = sqlite_utils.Database(conn, execute_plugins=False)
-        if schema_version(db) is None and (foreign := _foreign_tables(conn)):
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as err:
+        raise CatalogError(f"{path}: cannot read the catalog: {err.strerror or err}") from err
+    if not header:
+        return
+    if header != SQLITE_HEADER:
+        raise CatalogError(
+            f"{path}: not an SQLite database; refusing to replace it with a catalog. Choose another --db."
+        )
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return
+    try:
+        if schema_version(sqlite_utils.Database(conn, execute_plugins=False)) is None and (
+            foreign := _foreign_tables(conn)
+        ):
             raise CatalogError(
                 f"{path}: this SQLite database is not a scholar-catalog catalog (it has tables "
                 f"{', '.join(foreign[:5])}); refusing to replace it. Choose another --db."
             )
-    except CatalogError:
-        if conn is not None:
-            conn.close()
-        raise
-    except sqlite3.DatabaseError as err:
-        if conn is not None:
-            conn.close()
-        raise CatalogError(f"{path}: cannot open the catalog for writing: {_explain(err, path)}") from err
-    return conn
+    except sqlite3.DatabaseError:
+        return  # damaged beyond reading: a broken catalog is what --rebuild is for
+    finally:
+        conn.close()

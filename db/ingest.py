@@ -14,10 +14,23 @@ The rules (see ``docs/format.md`` for the why):
   one whose content hash is unchanged is skipped after reading; a changed file
   replaces that profile's listings. Each file is applied in its own savepoint:
   a file that fails leaves that profile exactly as it was.
+
+Speed (see ``bench/README.md``): files are applied in batches, one transaction
+each. During a batch the full-text index is not maintained row by row by the
+``papers_*`` triggers — FTS5 flushes its pending index data at every savepoint,
+and a trigger runs each row's index update in a savepoint of its own, which made
+index writes several times dearer than the rows themselves. Instead the triggers
+are dropped at the start of the batch's transaction, the papers the batch
+touches are remembered (with the indexed values they had when the batch began),
+and just before the commit the index is brought up to date for exactly those
+papers and the triggers are recreated from their own stored SQL — all inside
+the same transaction, so no reader and no crash can ever see a catalog without
+its triggers or with a stale index.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,6 +53,48 @@ Status = Literal["applied", "unchanged", "rejected"]
 MAX_FILE_BYTES = 64 * 1024 * 1024
 BATCH_FILES = 500
 BATCH_SECONDS = 0.5
+
+# The triggers (made by sqlite-utils' enable_fts) that keep papers_fts in step with papers.
+FTS_TABLE = "papers_fts"
+FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
+
+# A paper row as INSERTed by _apply_profile: authors_listed, authors_truncated, affiliations, author_names,
+# author_search (the schema's defaults) after title, abstract, date, year, category, has_code.
+_NEW_PAPER_DEFAULTS: tuple[Any, ...] = ("[]", 0, None, None, None)
+
+_UPDATE_PAPER = """UPDATE papers SET title = ?, abstract = ?, date = ?, year = ?, category = ?, has_code = ?,
+    authors_listed = ?, authors_truncated = ?, affiliations = ?, author_names = ?, author_search = ? WHERE id = ?"""
+
+# json.dumps(x, ensure_ascii=False) builds a new encoder on every call; this one gives the same text.
+_json = json.JSONEncoder(ensure_ascii=False).encode
+# The same names and author lines come back for every listing of a paper: remember their keys and splits.
+_name_key = functools.lru_cache(maxsize=1 << 16)(normalize_name)
+
+
+@dataclass(slots=True)
+class _Known:
+    """What refresh_paper would read about a paper, as far as the caller already knows it (None: not known)."""
+
+    listings: list[Any]
+    abstract: str | None = None  # of the fullest listing
+    row: tuple[Any, ...] | None = None  # the papers row, as _UPDATE_PAPER's first eleven columns
+    authors: dict[int, list[Any]] | None = None  # paper_authors: author_id -> [position, is_owner]
+    affiliations: set[int] | None = None  # paper_affiliations ids
+
+
+def _fullest(listings: list[Any]) -> int:
+    """Which listing gives the longest abstract (the first of equals)."""
+    return 0 if len(listings) == 1 else max(range(len(listings)), key=lambda i: (listings[i][9], -i))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _split(authors_raw: str) -> tuple[list[str], bool, list[str], list[str], str, str]:
+    """_split_authors of a listing's author line, with each name's key and the JSON of names and affiliations.
+
+    Cached: every listing of a paper brings its line back at each refresh. Callers never mutate the lists.
+    """
+    names, truncated, affiliations = _split_authors(authors_raw)
+    return names, truncated, affiliations, [_name_key(n) for n in names], _json(names), _json(affiliations)
 
 
 class IngestAbort(RuntimeError):
@@ -121,6 +176,12 @@ class Ingester:
         self._batch_files = 0
         self._batch_started = 0.0
         self._seen: dict[str, str] = {}
+        # Full-text index upkeep for the open batch (see the module docstring).
+        self._fts_columns = [row[1] for row in self.conn.execute(f"PRAGMA table_info({FTS_TABLE})")]
+        # The usual index (title, abstract, author_search): its values can be taken from refresh's row.
+        self._fts_indexes_row_columns = self._fts_columns == ["title", "abstract", "author_search"]
+        self._fts_triggers: list[str] = []  # SQL of the triggers dropped for this batch, to recreate
+        self._fts_dirty: dict[int, tuple[Any, ...] | None] = {}  # paper -> indexed values at batch start
         self._known: dict[str, tuple[str, int | None, int | None, str, str]] = {
             row[0]: (row[1], row[2], row[3], row[4], row[5])
             for row in self.conn.execute(
@@ -138,9 +199,17 @@ class Ingester:
             self._batch_started = time.monotonic()
             self._author_ids.clear()
             self._affiliation_ids.clear()
+            try:
+                self._suspend_fts_triggers()
+            except sqlite3.OperationalError as err:
+                raise _abort(err) from err
 
     def commit(self) -> None:
         if self._in_batch:
+            try:
+                self._sync_fts()
+            except sqlite3.OperationalError as err:
+                raise _abort(err) from err
             self._execute_guarded("COMMIT")
             self._in_batch = False
 
@@ -150,6 +219,80 @@ class Ingester:
                 self.conn.execute("ROLLBACK")
             finally:
                 self._in_batch = False
+                self._fts_triggers = []
+                self._fts_dirty.clear()
+
+    # -- full-text index ------------------------------------------------------------
+
+    def _suspend_fts_triggers(self) -> None:
+        """Drop the FTS triggers inside the batch's transaction (a catalog laid out otherwise keeps them)."""
+        triggers = self.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'"
+        ).fetchall()
+        if {name for name, _ in triggers} != FTS_TRIGGERS or not self._fts_columns:
+            return
+        for name, _ in triggers:
+            self.conn.execute(f'DROP TRIGGER "{name}"')
+        self._fts_triggers = [sql for _, sql in triggers]
+
+    def _fts_touch(self, paper_id: int, indexed: tuple[Any, ...] | None = None) -> None:
+        """Remember that *paper_id* is about to change; *indexed* are its FTS column values now, if known."""
+        if self._fts_triggers and paper_id not in self._fts_dirty:
+            if indexed is None:
+                columns = ", ".join(f'"{c}"' for c in self._fts_columns)
+                indexed = self.conn.execute(f"SELECT {columns} FROM papers WHERE id = ?", [paper_id]).fetchone()
+            self._fts_dirty[paper_id] = tuple(indexed) if indexed is not None else None
+
+    def _fts_new(self, paper_id: int) -> None:
+        """A paper row was just inserted (it has no index entry, unless its rowid was freed in this batch)."""
+        if self._fts_triggers:
+            self._fts_dirty.setdefault(paper_id, None)
+
+    def _sync_fts(self) -> None:
+        """Bring the index up to date for the papers this batch touched, and recreate the triggers.
+
+        All or nothing (a savepoint): a failure leaves the batch exactly as before the call.
+        """
+        if not self._fts_triggers:
+            return
+        c = self.conn
+        if not c.in_transaction:  # the transaction is gone (rolled back by SQLite): so are our changes
+            self._fts_triggers = []
+            self._fts_dirty.clear()
+            return
+        columns = ", ".join(f'"{col}"' for col in self._fts_columns)
+        marks = ", ".join("?" for _ in self._fts_columns)
+        c.execute("SAVEPOINT fts_sync")
+        try:
+            dirty = self._fts_dirty
+            ids = list(dirty)
+            now: dict[int, tuple[Any, ...]] = {}
+            for start in range(0, len(ids), 10_000):
+                for row in c.execute(
+                    f"SELECT id, {columns} FROM papers WHERE id IN (SELECT value FROM json_each(?))",
+                    [json.dumps(ids[start : start + 10_000])],
+                ):
+                    now[row[0]] = tuple(row[1:])
+            c.executemany(
+                f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) VALUES ('delete', ?, {marks})",
+                [(pid, *old) for pid, old in dirty.items() if old is not None and now.get(pid) != old],
+            )
+            c.executemany(
+                f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})",
+                [(pid, *new) for pid, new in now.items() if dirty[pid] != new],
+            )
+            for sql in self._fts_triggers:
+                c.execute(sql)
+        except BaseException:
+            try:
+                c.execute("ROLLBACK TO fts_sync")
+                c.execute("RELEASE fts_sync")
+            except sqlite3.Error:
+                pass
+            raise
+        c.execute("RELEASE fts_sync")
+        self._fts_triggers = []
+        self._fts_dirty.clear()
 
     def _maybe_commit(self) -> None:
         self._batch_files += 1
@@ -301,13 +444,19 @@ class Ingester:
                 [profile.name, normalize_name(profile.name), row[0]],
             )
 
-        new_papers: set[int] = set()
+        owner = c.execute("SELECT id, name, name_norm FROM authors WHERE profile_id = ?", [pid]).fetchone()
+
+        # Papers first seen in this file: their only listing is this profile's, so refresh_paper gets
+        # what it would otherwise read back (the listing, the row as inserted, no authors yet).
+        fresh: dict[int, tuple[tuple[Any, ...], str, tuple[Any, ...]]] = {}
+        sink: tuple[list[Any], list[Any], list[Any]] = ([], [], [])  # their writes, made in one go below
         listing_rows: list[tuple[Any, ...]] = []
         seen_in_file: set[int] = set()
         for position, entry in enumerate(profile.entries, start=1):
             key = normalize_title(entry.title) or entry.title.casefold()
             found = c.execute("SELECT id FROM papers WHERE title_norm = ?", [key]).fetchone()
-            if found is None:
+            is_new = found is None
+            if is_new:
                 cur = c.execute(
                     """INSERT INTO papers (title, title_norm, abstract, date, year, category, has_code)
                        VALUES (?, ?, ?, ?, ?, ?, ?)""",
@@ -322,7 +471,7 @@ class Ingester:
                     ],
                 )
                 paper_id = int(cur.lastrowid or 0)
-                new_papers.add(paper_id)
+                self._fts_new(paper_id)
             else:
                 paper_id = found[0]
             if paper_id in seen_in_file:  # the same paper twice in one profile: keep the first listing
@@ -348,6 +497,32 @@ class Ingester:
                     entry.abstract,
                 )
             )
+            if is_new:
+                fresh[paper_id] = (
+                    (
+                        entry.date,
+                        entry.date_raw,
+                        entry.category,
+                        int(entry.has_code),
+                        authors_raw,
+                        owner[0],
+                        owner[1],
+                        owner[2],
+                        entry.title,
+                        len(entry.abstract),
+                        pid,
+                    ),
+                    entry.abstract,
+                    (
+                        entry.title,
+                        entry.abstract,
+                        entry.date,
+                        entry.year,
+                        entry.category,
+                        int(entry.has_code),
+                        *_NEW_PAPER_DEFAULTS,
+                    ),
+                )
         c.executemany(
             """INSERT INTO listings (profile_id, paper_id, position, line, title, score, category, date,
                    date_raw, has_code, authors_raw, abstract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -356,89 +531,193 @@ class Ingester:
         if len(listing_rows) != len(profile.entries):  # a paper listed twice counts once
             c.execute("UPDATE profiles SET papers_listed = ? WHERE id = ?", [len(listing_rows), pid])
         updated = 0
+        known = self._prefetch([paper_id for paper_id in affected if paper_id not in fresh])
         for paper_id in sorted(affected):
-            if self.refresh_paper(paper_id) == "changed" and paper_id not in new_papers:
+            if paper_id in fresh:
+                listing, abstract, row = fresh[paper_id]
+                self._refresh(paper_id, _Known([listing], abstract, row, {}, set()), sink)
+            elif self.refresh_paper(paper_id, known.get(paper_id)) == "changed":
                 updated += 1
-        return len(new_papers), updated
+        authors_rows, affiliation_rows, paper_rows = sink
+        c.executemany(
+            "INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)", authors_rows
+        )
+        c.executemany("INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)", affiliation_rows)
+        c.executemany(_UPDATE_PAPER, paper_rows)
+        return len(fresh), updated
 
     # -- papers ---------------------------------------------------------------------
 
-    def refresh_paper(self, paper_id: int) -> Literal["deleted", "changed", "same"]:
+    def _prefetch(self, paper_ids: list[int]) -> dict[int, _Known]:
+        """What refresh_paper reads for each of *paper_ids*, in five queries instead of five per paper.
+
+        Valid while those papers' listings, rows, authors and affiliations are not written: refreshing
+        one paper writes only its own rows (and new listed authors or affiliations, which no other
+        paper's reads involve), so _apply_profile can prefetch before its refresh loop.
+        """
+        if not paper_ids:
+            return {}
+        c = self.conn
+        ids = [json.dumps(sorted(paper_ids))]
+        listings: dict[int, list[Any]] = {}
+        abstracts: dict[tuple[int, str], str] = {}
+        for row in c.execute(
+            """SELECT l.paper_id, l.date, l.date_raw, l.category, l.has_code, l.authors_raw,
+                      a.id, a.name, a.name_norm, l.title, length(l.abstract), l.profile_id, l.abstract
+               FROM listings l JOIN authors a ON a.profile_id = l.profile_id
+               WHERE l.paper_id IN (SELECT value FROM json_each(?)) ORDER BY l.paper_id, l.profile_id""",
+            ids,
+        ):
+            listings.setdefault(row[0], []).append(row[1:12])
+            abstracts[row[0], row[11]] = row[12]
+        rows = {
+            row[0]: tuple(row[1:])
+            for row in c.execute(
+                """SELECT id, title, abstract, date, year, category, has_code, authors_listed, authors_truncated,
+                          affiliations, author_names, author_search
+                   FROM papers WHERE id IN (SELECT value FROM json_each(?))""",
+                ids,
+            )
+        }
+        authors: dict[int, dict[int, list[Any]]] = {}
+        for paper_id, author_id, position, is_owner in c.execute(
+            """SELECT paper_id, author_id, position, is_owner FROM paper_authors
+               WHERE paper_id IN (SELECT value FROM json_each(?))""",
+            ids,
+        ):
+            authors.setdefault(paper_id, {})[author_id] = [position, is_owner]
+        affiliations: dict[int, set[int]] = {}
+        for paper_id, affiliation_id in c.execute(
+            """SELECT paper_id, affiliation_id FROM paper_affiliations
+               WHERE paper_id IN (SELECT value FROM json_each(?))""",
+            ids,
+        ):
+            affiliations.setdefault(paper_id, set()).add(affiliation_id)
+        out: dict[int, _Known] = {}
+        for paper_id in paper_ids:
+            found = listings.get(paper_id, [])
+            fullest = _fullest(found) if found else None
+            out[paper_id] = _Known(
+                found,
+                abstracts[paper_id, found[fullest][10]] if fullest is not None else None,
+                rows.get(paper_id),
+                authors.get(paper_id, {}),
+                affiliations.get(paper_id, set()),
+            )
+        return out
+
+    def refresh_paper(self, paper_id: int, known: _Known | None = None) -> Literal["deleted", "changed", "same"]:
         """Recompute a paper's merged fields and authors from its current listings.
 
-        Deletes the paper when no listing is left. Returns what happened to it.
+        Deletes the paper when no listing is left. Returns what happened to it. *known*
+        is what :meth:`_prefetch` read for it, if it did.
         """
         c = self.conn
-        listings = c.execute(
-            """SELECT l.date, l.date_raw, l.category, l.has_code, l.authors_raw,
-                      a.id, a.name, a.name_norm, l.title, length(l.abstract), l.profile_id
-               FROM listings l JOIN authors a ON a.profile_id = l.profile_id
-               WHERE l.paper_id = ? ORDER BY l.profile_id""",
-            [paper_id],
-        ).fetchall()
+        if known is not None:
+            listings = known.listings
+        else:
+            listings = c.execute(
+                """SELECT l.date, l.date_raw, l.category, l.has_code, l.authors_raw,
+                          a.id, a.name, a.name_norm, l.title, length(l.abstract), l.profile_id
+                   FROM listings l JOIN authors a ON a.profile_id = l.profile_id
+                   WHERE l.paper_id = ? ORDER BY l.profile_id""",
+                [paper_id],
+            ).fetchall()
         if not listings:
+            self._fts_touch(paper_id)
             c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
             c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
             c.execute("DELETE FROM papers WHERE id = ?", [paper_id])
             return "deleted"
+        return self._refresh(paper_id, known or _Known(listings))
+
+    def _refresh(
+        self, paper_id: int, known: _Known, sink: tuple[list[Any], list[Any], list[Any]] | None = None
+    ) -> Literal["changed", "same"]:
+        """refresh_paper's work, given the paper's listings (as its query returns them, never empty).
+
+        What *known* leaves as None is read from the database. With a *sink* (a paper inserted by the
+        file being applied: no authors or affiliations yet) the paper_authors, paper_affiliations and
+        papers writes are collected in its three lists instead of made.
+        """
+        c = self.conn
+        listings = known.listings
         changed = False
 
         # The fullest author line wins; dates given with a year beat year-less ones.
-        split = [_split_authors(row[4]) for row in listings]
-        best = max(range(len(listings)), key=lambda i: (len(split[i][0]), not split[i][1], -i))
-        names, truncated, affiliations = split[best]
-        dated = max(range(len(listings)), key=lambda i: ("," in listings[i][1], listings[i][0], -i))
-        when, category = listings[dated][0], listings[dated][2]
-        has_code = int(any(row[3] for row in listings))
+        if len(listings) == 1:  # what the max() calls below pick from one listing
+            names, truncated, affiliations, name_keys, names_json, affiliations_json = _split(listings[0][4])
+            when, category = listings[0][0], listings[0][2]
+            has_code = int(bool(listings[0][3]))
+        else:
+            split = [_split(listing[4]) for listing in listings]
+            best = max(range(len(listings)), key=lambda i: (len(split[i][0]), not split[i][1], -i))
+            names, truncated, affiliations, name_keys, names_json, affiliations_json = split[best]
+            dated = max(range(len(listings)), key=lambda i: ("," in listings[i][1], listings[i][0], -i))
+            when, category = listings[dated][0], listings[dated][2]
+            has_code = int(any(listing[3] for listing in listings))
 
         owners: dict[str, int] = {}
         owner_names: dict[int, str] = {}
-        for row in listings:
-            owners.setdefault(row[7], row[5])
-            owner_names[row[5]] = row[6]
+        for listing in listings:
+            owners.setdefault(listing[7], listing[5])
+            owner_names[listing[5]] = listing[6]
         wanted: dict[int, list[Any]] = {}
-        for position, name in enumerate(names, start=1):
-            key = normalize_name(name)
+        for position, (name, key) in enumerate(zip(names, name_keys, strict=True), start=1):
             if not key:
                 continue
             author_id = owners.get(key) or self._listed_author(key, name)
             wanted.setdefault(author_id, [position, 0])
         for author_id in owner_names:
             wanted.setdefault(author_id, [None, 0])[1] = 1
-        current = {
-            row[0]: [row[1], row[2]]
-            for row in c.execute(
-                "SELECT author_id, position, is_owner FROM paper_authors WHERE paper_id = ?", [paper_id]
-            )
-        }
+        current = known.authors
+        if current is None:
+            current = {
+                row[0]: [row[1], row[2]]
+                for row in c.execute(
+                    "SELECT author_id, position, is_owner FROM paper_authors WHERE paper_id = ?", [paper_id]
+                )
+            }
         if current != wanted:
             changed = True
-            c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
-            c.executemany(
-                "INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)",
-                [(paper_id, aid, pos, own) for aid, (pos, own) in wanted.items()],
-            )
+            authors_rows = [(paper_id, aid, pos, own) for aid, (pos, own) in wanted.items()]
+            if sink is not None:
+                sink[0].extend(authors_rows)
+            else:
+                c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
+                c.executemany(
+                    "INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)",
+                    authors_rows,
+                )
 
-        wanted_affiliations = {self._affiliation(name) for name in affiliations if normalize_name(name)}
-        current_affiliations = {
-            row[0] for row in c.execute("SELECT affiliation_id FROM paper_affiliations WHERE paper_id = ?", [paper_id])
-        }
+        wanted_affiliations = {self._affiliation(name) for name in affiliations if _name_key(name)}
+        current_affiliations = known.affiliations
+        if current_affiliations is None:
+            current_affiliations = {
+                row[0]
+                for row in c.execute("SELECT affiliation_id FROM paper_affiliations WHERE paper_id = ?", [paper_id])
+            }
         if wanted_affiliations != current_affiliations:
             changed = True
-            c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
-            c.executemany(
-                "INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)",
-                [(paper_id, aid) for aid in sorted(wanted_affiliations)],
-            )
+            affiliation_rows = [(paper_id, aid) for aid in sorted(wanted_affiliations)]
+            if sink is not None:
+                sink[1].extend(affiliation_rows)
+            else:
+                c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
+                c.executemany(
+                    "INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)", affiliation_rows
+                )
 
-        listed_keys = {normalize_name(n) for n in names}
-        hidden = [n for n in owner_names.values() if normalize_name(n) not in listed_keys]
+        listed_keys = set(name_keys)
+        hidden = [n for n in owner_names.values() if _name_key(n) not in listed_keys]
         # Title as the first listing (by profile id) writes it; the longest abstract any listing gives.
         title = listings[0][8]
-        fullest = max(range(len(listings)), key=lambda i: (listings[i][9], -i))
-        abstract = c.execute(
-            "SELECT abstract FROM listings WHERE profile_id = ? AND paper_id = ?", [listings[fullest][10], paper_id]
-        ).fetchone()[0]
+        abstract = known.abstract
+        if abstract is None:
+            abstract = c.execute(
+                "SELECT abstract FROM listings WHERE profile_id = ? AND paper_id = ?",
+                [listings[_fullest(listings)][10], paper_id],
+            ).fetchone()[0]
         values = (
             title,
             abstract,
@@ -446,26 +725,26 @@ class Ingester:
             int(when[:4]),
             category,
             has_code,
-            json.dumps(names, ensure_ascii=False),
+            names_json,
             int(truncated),
-            json.dumps(affiliations, ensure_ascii=False),
+            affiliations_json,
             ", ".join([*names, *hidden]),
             _searchable_names([*names, *hidden]),
         )
-        row = c.execute(
-            """SELECT title, abstract, date, year, category, has_code, authors_listed, authors_truncated,
-                      affiliations, author_names, author_search FROM papers WHERE id = ?""",
-            [paper_id],
-        ).fetchone()
+        row = known.row
+        if row is None:
+            row = c.execute(
+                """SELECT title, abstract, date, year, category, has_code, authors_listed, authors_truncated,
+                          affiliations, author_names, author_search FROM papers WHERE id = ?""",
+                [paper_id],
+            ).fetchone()
         if tuple(row) != values:  # only touch the row (and its FTS entry) when something changed
             changed = True
-            c.execute(
-                """UPDATE papers SET title = ?, abstract = ?, date = ?, year = ?, category = ?, has_code = ?,
-                       authors_listed = ?, authors_truncated = ?, affiliations = ?, author_names = ?,
-                       author_search = ?
-                   WHERE id = ?""",
-                [*values, paper_id],
-            )
+            if sink is None:  # (a paper inserted by this batch has no index entry to remember)
+                self._fts_touch(paper_id, (row[0], row[1], row[10]) if self._fts_indexes_row_columns else None)
+                c.execute(_UPDATE_PAPER, [*values, paper_id])
+            else:
+                sink[2].append((*values, paper_id))
         return "changed" if changed else "same"
 
     def _listed_author(self, key: str, name: str) -> int:
@@ -482,7 +761,7 @@ class Ingester:
         return author_id
 
     def _affiliation(self, name: str) -> int:
-        key = normalize_name(name)
+        key = _name_key(name)
         if (cached := self._affiliation_ids.get(key)) is not None:
             return cached
         row = self.conn.execute("SELECT id FROM affiliations WHERE name_norm = ?", [key]).fetchone()
@@ -533,7 +812,7 @@ class Ingester:
 
 def _searchable_names(names: list[str]) -> str:
     """Names for the full-text index, plus accent-folded forms ("Łukasz" also as "lukasz")."""
-    folded = [key for key in (normalize_name(n) for n in names if not n.isascii()) if key.isascii()]
+    folded = [key for key in (_name_key(n) for n in names if not n.isascii()) if key.isascii()]
     return ", ".join([*names, *folded])
 
 

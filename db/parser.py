@@ -162,9 +162,10 @@ def _split_authors(text: str) -> tuple[list[str], bool, list[str]]:
     """Split an author line into (names, truncated, affiliations)."""
     people, sep, orgs = text.partition(AUTHORS_SEP)
     people = people.strip()
-    truncated = bool(ET_AL_RE.search(people))
-    if truncated:
-        people = ET_AL_RE.sub("", people)
+    m = ET_AL_RE.search(people)
+    truncated = m is not None
+    if m is not None:  # the pattern is anchored at the end: it matches once, and this cuts what sub("") would
+        people = people[: m.start()] + people[m.end() :]
     names = [n.strip() for n in people.split(",") if n.strip()]
     affiliations = [a.strip() for a in orgs.split(",") if a.strip()] if sep else []
     return names, truncated, affiliations
@@ -189,6 +190,8 @@ def _parse(data: bytes | str, as_of: date) -> Profile:
     text = decode_profile_bytes(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     if "\x00" in text:
         raise ProfileParseError("binary data (NUL bytes), not a text profile")
+    # Every line is right-stripped, so from here on a line is blank exactly when it is empty, and
+    # line.strip() is line.lstrip().
     lines = [ln.rstrip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     n = len(lines)
     i = 0
@@ -226,16 +229,18 @@ def _parse(data: bytes | str, as_of: date) -> Profile:
             raise ProfileParseError(f"unrecognized header line {_quote(line)}", line=i + 1)
         i += 1
 
-    # Entries.
+    # Entries: a meta line (see _is_meta, whose tests this loop makes cheapest first).
     starts: list[int] = []
-    j = i
-    while j < n:
-        if _is_meta(lines, j):
+    metas: list[re.Match[str]] = []
+    match = META_RE.match
+    for j in range(i, n):
+        line = lines[j]
+        if line and (j == 0 or not lines[j - 1]) and j + 1 < n and lines[j + 1] and (m := match(line.lstrip())):
             starts.append(j)
-        elif lines[j].strip() and not starts:
+            metas.append(m)
+        elif line and not starts:
             raise ProfileParseError(f"expected a paper entry, found {_quote(lines[j])}", line=j + 1)
-        j += 1
-    last = max((k for k in range(i, n) if lines[k].strip()), default=-1)
+    last = next((k for k in range(n - 1, i - 1, -1) if lines[k]), -1)  # the last non-blank line
     if last >= 0 and (not starts or last > starts[-1]) and META_RE.match(lines[last].strip()):
         # A meta line with nothing after it: the file was cut right after an entry began.
         raise ProfileParseError(
@@ -243,7 +248,7 @@ def _parse(data: bytes | str, as_of: date) -> Profile:
         )
     starts.append(n)
     for k in range(len(starts) - 1):
-        profile.entries.append(_parse_entry(lines, starts[k], starts[k + 1], as_of))
+        profile.entries.append(_parse_entry(lines, starts[k], starts[k + 1], as_of, metas[k]))
 
     if profile.papers_heading is None and not profile.entries:
         raise ProfileParseError("not a profile: no 'N Papers' heading and no paper entries", line=i + 1)
@@ -265,26 +270,28 @@ def _is_meta(lines: list[str], i: int) -> bool:
     return i + 1 < len(lines) and bool(lines[i + 1].strip())
 
 
-def _parse_entry(lines: list[str], start: int, end: int, as_of: date) -> Entry:
+def _parse_entry(lines: list[str], start: int, end: int, as_of: date, m: re.Match[str] | None = None) -> Entry:
     meta_line = lines[start].strip()
-    m = META_RE.match(meta_line)
+    if m is None:
+        m = META_RE.match(meta_line)
     assert m is not None  # guaranteed by _is_meta
     title = lines[start + 1].strip()
-    month = MONTHS[m.group("month")]
-    day = int(m.group("day"))
-    year = int(m.group("year")) if m.group("year") else None
+    score_text, category, month_name, day_text, year_text, code = m.groups()
+    month = MONTHS[month_name]
+    day = int(day_text)
+    year = int(year_text) if year_text else None
     try:
         when = resolve_date(month, day, year, as_of)
     except ValueError:
         raise ProfileParseError(f"impossible date in {_quote(meta_line)}", line=start + 1) from None
-    date_raw = f"{m.group('month')} {day}" + (f", {year}" if year is not None else "")
+    date_raw = f"{month_name} {day}" + (f", {year}" if year is not None else "")
 
     # Paragraphs after the title: the first is the author line, the rest the abstract.
     paragraphs: list[str] = []
     current: list[str] = []
     for line in lines[start + 2 : end]:
-        if line.strip():
-            current.append(line.strip())
+        if line:
+            current.append(line.lstrip())
         elif current:
             paragraphs.append(" ".join(current))
             current = []
@@ -298,11 +305,11 @@ def _parse_entry(lines: list[str], start: int, end: int, as_of: date) -> Entry:
     return Entry(
         line=start + 1,
         title=title,
-        category=m.group("category"),
+        category=category,
         date=when.isoformat(),
         date_raw=date_raw,
-        score=float(m.group("score")) if m.group("score") else None,
-        has_code=bool(m.group("code")),
+        score=float(score_text) if score_text else None,
+        has_code=bool(code),
         authors=authors,
         authors_truncated=truncated,
         affiliations=affiliations,
