@@ -25,6 +25,7 @@ class Catalog:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._identity = _identity(self.path)
         self._conn = open_readonly(self.path)
         self._lock = threading.RLock()
         self._version: int | None = None
@@ -36,6 +37,7 @@ class Catalog:
         self.path = Path(path)
         conn.row_factory = sqlite3.Row
         self._conn = conn
+        self._identity = None
         self._lock = threading.RLock()
         self._version = None
         self._cache = {}
@@ -49,11 +51,21 @@ class Catalog:
     def connection(self) -> Iterator[sqlite3.Connection]:
         """The connection, for the duration of one tool call (caches refreshed if the data changed)."""
         with self._lock:
+            if self._identity is not None and _identity(self.path) != self._identity:
+                self._reopen()  # the file was replaced (deleted and built anew): read the new one
             version = self._conn.execute("PRAGMA data_version").fetchone()[0]
             if version != self._version:
                 self._cache.clear()
                 self._version = version
             yield self._conn
+
+    def _reopen(self) -> None:
+        conn = open_readonly(self.path)  # raises CatalogError (a clear message) if it is gone for good
+        self._conn.close()
+        self._conn = conn
+        self._identity = _identity(self.path)
+        self._version = None
+        self._cache.clear()
 
     def cached(self, key: str, build: Any) -> Any:
         """A value computed once per catalog version (call inside :meth:`connection`)."""
@@ -81,3 +93,12 @@ class Catalog:
         return self.cached(
             "empty", lambda: self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM profiles)").fetchone()[0] == 1
         )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the catalog file, to notice it being replaced; None if it is missing."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from .connection import BUSY_TIMEOUT_MS, open_writable
+from .connection import BUSY_TIMEOUT_MS, check_replaceable, open_writable
 from .ingest import FileOutcome, IngestReport, ingest
 
 
@@ -30,6 +30,7 @@ def rebuild(
     When a file is rejected the old catalog is left exactly as it was and the
     report says why (``report.ok`` is False).
     """
+    check_replaceable(target)  # never overwrite a file that is not a catalog
     scratch = target.with_name(f".{target.name}.rebuild-{os.getpid()}")
     _remove(scratch)
     try:
