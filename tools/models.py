@@ -52,7 +52,10 @@ class PaperSummary(Model):
 
 class SearchPapersResult(Model):
     results: list[PaperSummary]
-    total: int = Field(description="Number of papers matching (all pages).")
+    total: int = Field(description="Number of papers matching (all pages); see `total_exact`.")
+    total_exact: bool = Field(
+        default=True, description="False when counting stopped at 10,000: there are more than `total`."
+    )
     next_cursor: str | None = Field(description="Pass as `cursor` to get the next page; null on the last page.")
     query_used: str | None = Field(
         default=None, description="The full-text query as run (words and phrases), after escaping."

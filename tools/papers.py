@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -27,13 +28,15 @@ from .common import (
     require_data,
     resolve_person,
 )
-from .models import Listing, PaperAuthor, PaperDetail, SearchPapersResult
+from .models import Listing, PaperAuthor, PaperDetail, PaperSummary, SearchPapersResult
 
 Sort = Literal["relevance", "date", "score"]
 
 MAX_TERMS = 32
 MIN_YEAR, MAX_YEAR = 1900, 2100
 FUZZY_CUTOFF = 75.0
+COUNT_CAP = 10_000  # totals above this are reported as "more than"
+RANK_CANDIDATES = 20_000  # most matches BM25 ranks in one query
 _TERM_RE = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
 
@@ -135,12 +138,12 @@ def search_papers(
         if min_score is not None:
             where.append("EXISTS (SELECT 1 FROM listings l WHERE l.paper_id = p.id AND l.score >= ?)")
             params.append(min_score)
+        author_id = None
         if author or author_profile_id:
             person, resolution, others = resolve_person(catalog, conn, author or "", author_profile_id, "author")
             if others:
                 raise ambiguous_error(conn, person, others, "author_profile_id")
-            where.append("p.id IN (SELECT paper_id FROM paper_authors WHERE author_id = ?)")
-            params.append(person.author_id)
+            author_id = person.author_id
         if affiliation is not None:
             key = normalize_name(clean_text(affiliation, "affiliation"))
             if not key:
@@ -153,41 +156,41 @@ def search_papers(
             params.append(pattern)
 
         match = fts_query(query)
-        offset = decode_cursor(
-            cursor,
-            fingerprint(
-                match, author, author_profile_id, category, year_from, year_to, has_code, min_score, affiliation, sort
-            ),
+        key_of_query = fingerprint(
+            match, author, author_profile_id, category, year_from, year_to, has_code, min_score, affiliation, sort
         )
-        order = {
-            "relevance": "bm25(papers_fts, {}, {}, {}), p.date DESC".format(*BM25_WEIGHTS)
-            if match
-            else "p.date DESC, p.id DESC",
-            "date": "p.date DESC, p.id DESC",
-            "score": "score IS NULL, score DESC, p.date DESC",
-        }[sort]
+        offset = decode_cursor(cursor, key_of_query)
         note = None
-        fuzzy = False
-        if match:
-            base = "FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid WHERE papers_fts MATCH ?"
-            base_params: list[object] = [match]
-            snippet = "snippet(papers_fts, 1, '[', ']', '…', 16)"
+        if query and not match:
+            note = "The query has no words to search for; listing papers by the other filters."
+        plan = _Plan(match, author_id, "".join(f" AND {w}" for w in where), params)
+        total, exact = plan.count(conn)
+        if match and sort == "relevance" and total > RANK_CANDIDATES:
+            # Scoring every match of very common words costs more than it tells: rank by BM25 among the
+            # papers with the words in their title, or failing that list the newest.
+            titled = _Plan(f"title : ({match})", author_id, plan.filters, params)
+            titled_total, _ = titled.count(conn)
+            if 0 < titled_total <= RANK_CANDIDATES:
+                rows = titled.page(conn, "relevance", limit, offset)
+                note = (
+                    f"These words are very common ({total if exact else f'more than {RANK_CANDIDATES:,}'} papers): "
+                    "ranked among papers with them in the title. Add words or filters to narrow the search."
+                )
+                total, exact = titled_total, True
+            else:
+                rows = plan.page(conn, "date", limit, offset)
+                note = (
+                    "These words are too common to rank by relevance; newest papers first. "
+                    "Add words or filters to narrow the search."
+                )
         else:
-            base = "FROM papers p WHERE 1"
-            base_params = []
-            snippet = "NULL"
-            if query:
-                note = "The query has no words to search for; listing papers by the other filters."
-        filters = "".join(f" AND {w}" for w in where)
-        total = conn.execute(f"SELECT count(*) {base}{filters}", [*base_params, *params]).fetchone()[0]
-        rows = conn.execute(
-            f"SELECT {PAPER_COLUMNS}, {snippet} {base}{filters} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*base_params, *params, limit, offset],
-        ).fetchall()
+            rows = plan.page(conn, sort, limit, offset)
         results = [paper_summary(r, r[8]) for r in rows]
 
+        fuzzy = False
         if total == 0 and match and offset == 0:
-            results, total = _fuzzy_titles(catalog, conn, query, filters, params, limit)
+            results, total = _fuzzy_titles(catalog, conn, query, plan.filters, params, limit, author_id)
+            exact = True
             fuzzy = bool(results)
             note = (
                 "No paper contains all these words; these are the closest titles (fuzzy match)."
@@ -195,29 +198,12 @@ def search_papers(
                 else "No paper matches; try fewer or different words, or drop a filter."
             )
         next_offset = offset + len(results)
-        next_cursor = (
-            encode_cursor(
-                next_offset,
-                fingerprint(
-                    match,
-                    author,
-                    author_profile_id,
-                    category,
-                    year_from,
-                    year_to,
-                    has_code,
-                    min_score,
-                    affiliation,
-                    sort,
-                ),
-            )
-            if not fuzzy and next_offset < total
-            else None
-        )
+        more = next_offset < total or (not exact and len(results) == limit)
         return SearchPapersResult(
             results=results,
             total=total,
-            next_cursor=next_cursor,
+            total_exact=exact,
+            next_cursor=encode_cursor(next_offset, key_of_query) if results and more and not fuzzy else None,
             query_used=match or None,
             author_resolved=resolution,
             fuzzy_fallback=fuzzy,
@@ -225,9 +211,91 @@ def search_papers(
         )
 
 
+class _Plan:
+    """The FROM/WHERE of one search, with the join order chosen for it.
+
+    With an author filter the author's papers drive the query (few rows); otherwise the
+    full-text matches do (``CROSS JOIN`` fixes the order: SQLite would otherwise scan
+    papers by an index and probe the full-text index once per row). ``papers`` is
+    joined only when a filter or the sort needs its columns.
+    """
+
+    def __init__(self, match: str, author_id: int | None, filters: str, params: list[object]) -> None:
+        self.match = match
+        self.author_id = author_id
+        self.filters = filters
+        self.params = params
+
+    def _from(self, sort: str) -> tuple[str, list[object]]:
+        needs_papers = bool(self.filters) or sort != "relevance" or not self.match
+        head: list[object] = []
+        if self.author_id is not None:
+            source = "paper_authors pa CROSS JOIN papers p ON p.id = pa.paper_id"
+            conditions = ["pa.author_id = ?"]
+            head.append(self.author_id)
+            if self.match:
+                source += " CROSS JOIN papers_fts ON papers_fts.rowid = p.id"
+                conditions.append("papers_fts MATCH ?")
+                head.append(self.match)
+        elif self.match:
+            source = "papers_fts" + (" CROSS JOIN papers p ON p.id = papers_fts.rowid" if needs_papers else "")
+            conditions = ["papers_fts MATCH ?"]
+            head.append(self.match)
+        else:
+            source, conditions = "papers p", ["1"]
+        return f"FROM {source} WHERE {' AND '.join(conditions)}{self.filters}", [*head, *self.params]
+
+    def count(self, conn: sqlite3.Connection) -> tuple[int, bool]:
+        """(number of matches, exact?): counting stops past :data:`COUNT_CAP`."""
+        base, params = self._from("relevance")
+        total = conn.execute(f"SELECT count(*) FROM (SELECT 1 {base} LIMIT ?)", [*params, COUNT_CAP + 1]).fetchone()[0]
+        return (COUNT_CAP, False) if total > COUNT_CAP else (total, True)
+
+    def page(self, conn: sqlite3.Connection, sort: str, limit: int, offset: int) -> list[sqlite3.Row]:
+        """One page of result rows (:data:`PAPER_COLUMNS` + snippet), in order.
+
+        The ids are chosen first and the wide columns read only for them.
+        """
+        if sort == "relevance" and self.match:
+            order = "bm25(papers_fts, {}, {}, {}), papers_fts.rowid DESC".format(*BM25_WEIGHTS)
+            key = "papers_fts.rowid"
+        elif sort == "score":
+            order = "(SELECT max(l.score) FROM listings l WHERE l.paper_id = p.id) IS NULL, "
+            order += "(SELECT max(l.score) FROM listings l WHERE l.paper_id = p.id) DESC, p.date DESC, p.id DESC"
+            key = "p.id"
+        else:
+            order = "p.date DESC, p.id DESC"
+            key = "p.id"
+        base, params = self._from(sort)
+        ids = [
+            r[0]
+            for r in conn.execute(f"SELECT {key} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
+        ]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = {r[0]: r for r in conn.execute(f"SELECT {PAPER_COLUMNS} FROM papers p WHERE p.id IN ({marks})", ids)}
+        snippets: dict[int, str] = {}
+        if self.match:
+            snippets = dict(
+                conn.execute(
+                    f"""SELECT rowid, snippet(papers_fts, 1, '[', ']', '…', 16) FROM papers_fts
+                        WHERE papers_fts MATCH ? AND rowid IN ({marks})""",
+                    [self.match, *ids],
+                ).fetchall()
+            )
+        return [(*rows[i], snippets.get(i)) for i in ids if i in rows]
+
+
 def _fuzzy_titles(
-    catalog: Catalog, conn, query: str, filters: str, params: list[object], limit: int
-) -> tuple[list, int]:
+    catalog: Catalog,
+    conn: sqlite3.Connection,
+    query: str,
+    filters: str,
+    params: list[object],
+    limit: int,
+    author_id: int | None,
+) -> tuple[list[PaperSummary], int]:
     titles: tuple[list[int], list[str]] = catalog.cached(
         "titles",
         lambda: tuple(map(list, zip(*conn.execute("SELECT id, title_norm FROM papers"), strict=True))) or ([], []),
@@ -242,6 +310,9 @@ def _fuzzy_titles(
         return [], 0
     ranked = [ids[index] for _, _, index in hits]
     placeholders = ",".join("?" * len(ranked))
+    if author_id is not None:
+        filters += " AND p.id IN (SELECT paper_id FROM paper_authors WHERE author_id = ?)"
+        params = [*params, author_id]
     rows = conn.execute(
         f"SELECT {PAPER_COLUMNS}, NULL FROM papers p WHERE p.id IN ({placeholders}){filters}",
         [*ranked, *params],
