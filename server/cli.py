@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a file was rejected or the catalog could not be used,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from datetime import date, datetime
@@ -179,7 +180,14 @@ def serve(
         return
     from server.app import build_server
 
-    build_server(target).run("stdio")
+    if sys.stdin.isatty():  # a person ran it at a terminal: say what is going on (stdout stays protocol-only)
+        click.echo(
+            f"scholar-catalog: serving {target} over stdio (MCP). Connect an MCP client to this command "
+            "(see README.md); press Ctrl-C to stop.",
+            err=True,
+        )
+    with contextlib.suppress(KeyboardInterrupt):
+        build_server(target).run("stdio")
 
 
 def _check_http_bind(host: str | None, token: str | None) -> None:
