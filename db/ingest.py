@@ -30,11 +30,13 @@ its triggers or with a stale index.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -53,14 +55,14 @@ Status = Literal["applied", "unchanged", "rejected"]
 MAX_FILE_BYTES = 64 * 1024 * 1024
 BATCH_FILES = 500
 BATCH_SECONDS = 0.5
+MAX_CACHED_IDS = 200_000  # listed-author and affiliation ids remembered across batches
+# Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
+# 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
+INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 10_000}
 
 # The triggers (made by sqlite-utils' enable_fts) that keep papers_fts in step with papers.
 FTS_TABLE = "papers_fts"
 FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
-
-# A paper row as INSERTed by _apply_profile: authors_listed, authors_truncated, affiliations, author_names,
-# author_search (the schema's defaults) after title, abstract, date, year, category, has_code.
-_NEW_PAPER_DEFAULTS: tuple[Any, ...] = ("[]", 0, None, None, None)
 
 _UPDATE_PAPER = """UPDATE papers SET title = ?, abstract = ?, date = ?, year = ?, category = ?, has_code = ?,
     authors_listed = ?, authors_truncated = ?, affiliations = ?, author_names = ?, author_search = ? WHERE id = ?"""
@@ -69,6 +71,7 @@ _UPDATE_PAPER = """UPDATE papers SET title = ?, abstract = ?, date = ?, year = ?
 _json = json.JSONEncoder(ensure_ascii=False).encode
 # The same names and author lines come back for every listing of a paper: remember their keys and splits.
 _name_key = functools.lru_cache(maxsize=1 << 16)(normalize_name)
+_title_key = functools.lru_cache(maxsize=1 << 15)(normalize_title)  # a shared paper's title comes back soon
 
 
 @dataclass(slots=True)
@@ -80,6 +83,56 @@ class _Known:
     row: tuple[Any, ...] | None = None  # the papers row, as _UPDATE_PAPER's first eleven columns
     authors: dict[int, list[Any]] | None = None  # paper_authors: author_id -> [position, is_owner]
     affiliations: set[int] | None = None  # paper_affiliations ids
+
+
+@dataclass(slots=True)
+class _Merged:
+    """A paper's fields merged from its listings: what refresh_paper stores."""
+
+    names: list[str]  # the chosen author line's names, and their keys
+    name_keys: list[str]
+    affiliations: list[str]
+    owners: dict[str, int]  # owner name key -> owner author id (first listing wins)
+    owner_names: dict[int, str]  # owner author id -> name
+    values: tuple[Any, ...]  # the papers row, as _UPDATE_PAPER's first eleven columns
+
+
+def _merge(listings: list[Any], abstract: str) -> _Merged:
+    """Merge *listings* (refresh_paper's query rows, ordered by profile id); *abstract* is the fullest's."""
+    # The fullest author line wins; dates given with a year beat year-less ones.
+    if len(listings) == 1:  # what the max() calls below pick from one listing
+        names, truncated, affiliations, name_keys, names_json, affiliations_json = _split(listings[0][4])
+        when, category = listings[0][0], listings[0][2]
+        has_code = int(bool(listings[0][3]))
+    else:
+        split = [_split(listing[4]) for listing in listings]
+        best = max(range(len(listings)), key=lambda i: (len(split[i][0]), not split[i][1], -i))
+        names, truncated, affiliations, name_keys, names_json, affiliations_json = split[best]
+        dated = max(range(len(listings)), key=lambda i: ("," in listings[i][1], listings[i][0], -i))
+        when, category = listings[dated][0], listings[dated][2]
+        has_code = int(any(listing[3] for listing in listings))
+    owners: dict[str, int] = {}
+    owner_names: dict[int, str] = {}
+    for listing in listings:
+        owners.setdefault(listing[7], listing[5])
+        owner_names[listing[5]] = listing[6]
+    listed_keys = set(name_keys)
+    hidden = [n for n in owner_names.values() if _name_key(n) not in listed_keys]
+    everyone = [*names, *hidden]
+    values = (
+        listings[0][8],  # the title as the first listing (by profile id) writes it
+        abstract,  # the longest abstract any listing gives
+        when,
+        int(when[:4]),
+        category,
+        has_code,
+        names_json,
+        int(truncated),
+        affiliations_json,
+        ", ".join(everyone),
+        _searchable_names(everyone),
+    )
+    return _Merged(names, name_keys, affiliations, owners, owner_names, values)
 
 
 def _fullest(listings: list[Any]) -> int:
@@ -142,12 +195,17 @@ class IngestReport:
         self.papers_updated += outcome.papers_updated
 
 
+def _path_order(path: Path) -> tuple[str, ...]:
+    """The order ``sorted()`` puts paths in (``PurePath.__lt__`` compares the parts), computed faster."""
+    return path.parts
+
+
 def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     """Yield profile files: each file given, and every ``*.txt`` below each directory given (sorted)."""
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.txt") if p.is_file())
+            yield from sorted((p for p in path.rglob("*.txt") if p.is_file()), key=_path_order)
         elif path.is_file():
             yield path
         elif path.exists():
@@ -176,6 +234,7 @@ class Ingester:
         self._batch_files = 0
         self._batch_started = 0.0
         self._seen: dict[str, str] = {}
+        self._folders: dict[str, str] = {}  # folder -> its realpath
         # Full-text index upkeep for the open batch (see the module docstring).
         self._fts_columns = [row[1] for row in self.conn.execute(f"PRAGMA table_info({FTS_TABLE})")]
         # The usual index (title, abstract, author_search): its values can be taken from refresh's row.
@@ -197,8 +256,9 @@ class Ingester:
             self._in_batch = True
             self._batch_files = 0
             self._batch_started = time.monotonic()
-            self._author_ids.clear()
-            self._affiliation_ids.clear()
+            if len(self._author_ids) + len(self._affiliation_ids) > MAX_CACHED_IDS:  # keep memory bounded
+                self._author_ids.clear()
+                self._affiliation_ids.clear()
             try:
                 self._suspend_fts_triggers()
             except sqlite3.OperationalError as err:
@@ -221,6 +281,8 @@ class Ingester:
                 self._in_batch = False
                 self._fts_triggers = []
                 self._fts_dirty.clear()
+                self._author_ids.clear()  # ids made by the batch are gone
+                self._affiliation_ids.clear()
 
     # -- full-text index ------------------------------------------------------------
 
@@ -312,8 +374,7 @@ class Ingester:
         shown = str(path)
         pid = profile_id_for(path)
         try:
-            resolved = str(path.resolve())
-            st = path.stat()
+            resolved, st = self._locate(path)
         except OSError as err:
             return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
         if (other := self._seen.get(pid)) is not None and other != resolved:
@@ -378,6 +439,16 @@ class Ingester:
         self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, digest, as_of.isoformat())
         self._maybe_commit()
         return FileOutcome(shown, "applied", pid, papers_new=new, papers_updated=updated)
+
+    def _locate(self, path: Path) -> tuple[str, os.stat_result]:
+        """``str(path.resolve())`` and ``path.stat()``, resolving each folder only once."""
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode) or path.name in ("", ".", ".."):
+            return str(path.resolve()), path.stat()
+        folder = str(path.parent)
+        if (real := self._folders.get(folder)) is None:
+            real = self._folders[folder] = os.path.realpath(folder)
+        return os.path.join(real, path.name), st  # what realpath gives when the last part is no link
 
     def _rollback_savepoint(self, mark_authors: int, mark_affiliations: int) -> None:
         try:
@@ -448,39 +519,55 @@ class Ingester:
 
         # Papers first seen in this file: their only listing is this profile's, so refresh_paper gets
         # what it would otherwise read back (the listing, the row as inserted, no authors yet).
-        fresh: dict[int, tuple[tuple[Any, ...], str, tuple[Any, ...]]] = {}
-        sink: tuple[list[Any], list[Any], list[Any]] = ([], [], [])  # their writes, made in one go below
+        fresh: dict[int, tuple[tuple[Any, ...], _Merged]] = {}
+        sink: tuple[list[Any], list[Any]] = ([], [])  # their authors and affiliations, written in one go below
         listing_rows: list[tuple[Any, ...]] = []
         seen_in_file: set[int] = set()
-        for position, entry in enumerate(profile.entries, start=1):
-            key = normalize_title(entry.title) or entry.title.casefold()
-            found = c.execute("SELECT id FROM papers WHERE title_norm = ?", [key]).fetchone()
-            is_new = found is None
-            if is_new:
+        keys = [_title_key(entry.title) or entry.title.casefold() for entry in profile.entries]
+        paper_ids: dict[str, int] = dict(  # the papers these titles already are (one query for the file)
+            c.execute(
+                "SELECT title_norm, id FROM papers WHERE title_norm IN (SELECT value FROM json_each(?))",
+                [json.dumps(keys)],
+            ).fetchall()
+        )
+        for position, (entry, key) in enumerate(zip(profile.entries, keys, strict=True), start=1):
+            found = paper_ids.get(key)
+            authors_raw = ", ".join(entry.authors) + (" et al." if entry.authors_truncated else "")
+            if entry.affiliations:
+                authors_raw += " · " + ", ".join(entry.affiliations)
+            if found is None:
+                # Its only listing will be this one: insert the row refresh_paper would make of it (the
+                # merged values need no author ids; the paper's authors are added in the refresh loop).
+                listing = (
+                    entry.date,
+                    entry.date_raw,
+                    entry.category,
+                    int(entry.has_code),
+                    authors_raw,
+                    owner[0],
+                    owner[1],
+                    owner[2],
+                    entry.title,
+                    len(entry.abstract),
+                    pid,
+                )
+                merged = _merge([listing], entry.abstract)
                 cur = c.execute(
-                    """INSERT INTO papers (title, title_norm, abstract, date, year, category, has_code)
-                       VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                    [
-                        entry.title,
-                        key,
-                        entry.abstract,
-                        entry.date,
-                        entry.year,
-                        entry.category,
-                        entry.has_code,
-                    ],
+                    """INSERT INTO papers (title, abstract, date, year, category, has_code, authors_listed,
+                           authors_truncated, affiliations, author_names, author_search, title_norm)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [*merged.values, key],
                 )
                 paper_id = int(cur.lastrowid or 0)
+                paper_ids[key] = paper_id
                 self._fts_new(paper_id)
+                fresh[paper_id] = (listing, merged)
             else:
-                paper_id = found[0]
+                paper_id = found
             if paper_id in seen_in_file:  # the same paper twice in one profile: keep the first listing
                 continue
             seen_in_file.add(paper_id)
             affected.add(paper_id)
-            authors_raw = ", ".join(entry.authors) + (" et al." if entry.authors_truncated else "")
-            if entry.affiliations:
-                authors_raw += " · " + ", ".join(entry.affiliations)
             listing_rows.append(
                 (
                     pid,
@@ -497,32 +584,6 @@ class Ingester:
                     entry.abstract,
                 )
             )
-            if is_new:
-                fresh[paper_id] = (
-                    (
-                        entry.date,
-                        entry.date_raw,
-                        entry.category,
-                        int(entry.has_code),
-                        authors_raw,
-                        owner[0],
-                        owner[1],
-                        owner[2],
-                        entry.title,
-                        len(entry.abstract),
-                        pid,
-                    ),
-                    entry.abstract,
-                    (
-                        entry.title,
-                        entry.abstract,
-                        entry.date,
-                        entry.year,
-                        entry.category,
-                        int(entry.has_code),
-                        *_NEW_PAPER_DEFAULTS,
-                    ),
-                )
         c.executemany(
             """INSERT INTO listings (profile_id, paper_id, position, line, title, score, category, date,
                    date_raw, has_code, authors_raw, abstract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
@@ -534,16 +595,15 @@ class Ingester:
         known = self._prefetch([paper_id for paper_id in affected if paper_id not in fresh])
         for paper_id in sorted(affected):
             if paper_id in fresh:
-                listing, abstract, row = fresh[paper_id]
-                self._refresh(paper_id, _Known([listing], abstract, row, {}, set()), sink)
+                listing, merged = fresh[paper_id]
+                self._refresh(paper_id, _Known([listing], None, merged.values, {}, set()), sink, merged)
             elif self.refresh_paper(paper_id, known.get(paper_id)) == "changed":
                 updated += 1
-        authors_rows, affiliation_rows, paper_rows = sink
+        authors_rows, affiliation_rows = sink
         c.executemany(
             "INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)", authors_rows
         )
         c.executemany("INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)", affiliation_rows)
-        c.executemany(_UPDATE_PAPER, paper_rows)
         return len(fresh), updated
 
     # -- papers ---------------------------------------------------------------------
@@ -632,43 +692,38 @@ class Ingester:
         return self._refresh(paper_id, known or _Known(listings))
 
     def _refresh(
-        self, paper_id: int, known: _Known, sink: tuple[list[Any], list[Any], list[Any]] | None = None
+        self,
+        paper_id: int,
+        known: _Known,
+        sink: tuple[list[Any], list[Any]] | None = None,
+        merged: _Merged | None = None,
     ) -> Literal["changed", "same"]:
         """refresh_paper's work, given the paper's listings (as its query returns them, never empty).
 
         What *known* leaves as None is read from the database. With a *sink* (a paper inserted by the
-        file being applied: no authors or affiliations yet) the paper_authors, paper_affiliations and
-        papers writes are collected in its three lists instead of made.
+        file being applied, with no authors or affiliations yet) its paper_authors and
+        paper_affiliations rows are collected in the sink's two lists instead of written.
         """
         c = self.conn
         listings = known.listings
         changed = False
+        if merged is None:
+            abstract = known.abstract
+            if abstract is None:
+                abstract = c.execute(
+                    "SELECT abstract FROM listings WHERE profile_id = ? AND paper_id = ?",
+                    [listings[_fullest(listings)][10], paper_id],
+                ).fetchone()[0]
+            merged = _merge(listings, abstract)
 
-        # The fullest author line wins; dates given with a year beat year-less ones.
-        if len(listings) == 1:  # what the max() calls below pick from one listing
-            names, truncated, affiliations, name_keys, names_json, affiliations_json = _split(listings[0][4])
-            when, category = listings[0][0], listings[0][2]
-            has_code = int(bool(listings[0][3]))
-        else:
-            split = [_split(listing[4]) for listing in listings]
-            best = max(range(len(listings)), key=lambda i: (len(split[i][0]), not split[i][1], -i))
-            names, truncated, affiliations, name_keys, names_json, affiliations_json = split[best]
-            dated = max(range(len(listings)), key=lambda i: ("," in listings[i][1], listings[i][0], -i))
-            when, category = listings[dated][0], listings[dated][2]
-            has_code = int(any(listing[3] for listing in listings))
-
-        owners: dict[str, int] = {}
-        owner_names: dict[int, str] = {}
-        for listing in listings:
-            owners.setdefault(listing[7], listing[5])
-            owner_names[listing[5]] = listing[6]
+        owners = merged.owners
         wanted: dict[int, list[Any]] = {}
-        for position, (name, key) in enumerate(zip(names, name_keys, strict=True), start=1):
+        for position, (name, key) in enumerate(zip(merged.names, merged.name_keys, strict=True), start=1):
             if not key:
                 continue
             author_id = owners.get(key) or self._listed_author(key, name)
             wanted.setdefault(author_id, [position, 0])
-        for author_id in owner_names:
+        for author_id in merged.owner_names:
             wanted.setdefault(author_id, [None, 0])[1] = 1
         current = known.authors
         if current is None:
@@ -680,17 +735,20 @@ class Ingester:
             }
         if current != wanted:
             changed = True
-            authors_rows = [(paper_id, aid, pos, own) for aid, (pos, own) in wanted.items()]
             if sink is not None:
-                sink[0].extend(authors_rows)
-            else:
-                c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
+                sink[0].extend((paper_id, aid, pos, own) for aid, (pos, own) in wanted.items())
+            else:  # write the difference: the rows end up exactly as wanted
+                gone = [(paper_id, aid) for aid in current if aid not in wanted]
+                if gone:
+                    c.executemany("DELETE FROM paper_authors WHERE paper_id = ? AND author_id = ?", gone)
                 c.executemany(
-                    "INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)",
-                    authors_rows,
+                    """INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)
+                       ON CONFLICT (paper_id, author_id) DO UPDATE
+                       SET position = excluded.position, is_owner = excluded.is_owner""",
+                    [(paper_id, aid, *pair) for aid, pair in wanted.items() if current.get(aid) != pair],
                 )
 
-        wanted_affiliations = {self._affiliation(name) for name in affiliations if _name_key(name)}
+        wanted_affiliations = {self._affiliation(name) for name in merged.affiliations if _name_key(name)}
         current_affiliations = known.affiliations
         if current_affiliations is None:
             current_affiliations = {
@@ -708,29 +766,7 @@ class Ingester:
                     "INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)", affiliation_rows
                 )
 
-        listed_keys = set(name_keys)
-        hidden = [n for n in owner_names.values() if _name_key(n) not in listed_keys]
-        # Title as the first listing (by profile id) writes it; the longest abstract any listing gives.
-        title = listings[0][8]
-        abstract = known.abstract
-        if abstract is None:
-            abstract = c.execute(
-                "SELECT abstract FROM listings WHERE profile_id = ? AND paper_id = ?",
-                [listings[_fullest(listings)][10], paper_id],
-            ).fetchone()[0]
-        values = (
-            title,
-            abstract,
-            when,
-            int(when[:4]),
-            category,
-            has_code,
-            names_json,
-            int(truncated),
-            affiliations_json,
-            ", ".join([*names, *hidden]),
-            _searchable_names([*names, *hidden]),
-        )
+        values = merged.values
         row = known.row
         if row is None:
             row = c.execute(
@@ -740,11 +776,8 @@ class Ingester:
             ).fetchone()
         if tuple(row) != values:  # only touch the row (and its FTS entry) when something changed
             changed = True
-            if sink is None:  # (a paper inserted by this batch has no index entry to remember)
-                self._fts_touch(paper_id, (row[0], row[1], row[10]) if self._fts_indexes_row_columns else None)
-                c.execute(_UPDATE_PAPER, [*values, paper_id])
-            else:
-                sink[2].append((*values, paper_id))
+            self._fts_touch(paper_id, (row[0], row[1], row[10]) if self._fts_indexes_row_columns else None)
+            c.execute(_UPDATE_PAPER, [*values, paper_id])
         return "changed" if changed else "same"
 
     def _listed_author(self, key: str, name: str) -> int:
@@ -807,6 +840,8 @@ class Ingester:
                WHERE NOT EXISTS (SELECT 1 FROM paper_affiliations pa WHERE pa.affiliation_id = affiliations.id)"""
         )
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?)", [now_iso()])
+        self._author_ids.clear()  # some of them were just deleted
+        self._affiliation_ids.clear()
         self.commit()
 
 
@@ -830,25 +865,14 @@ def _abort(err: sqlite3.OperationalError, path: str | None = None) -> IngestAbor
     return IngestAbort(f"ingest stopped{where}: {hint} ({text})")
 
 
-def ingest(
-    db: sqlite_utils.Database,
-    paths: Iterable[str | os.PathLike[str]],
+def _run(
+    ingester: Ingester,
+    todo: list[Path],
+    report: IngestReport,
     *,
-    as_of: date | None = None,
-    prune: bool = False,
-    on_file: Callable[[FileOutcome], None] | None = None,
-    files: list[Path] | None = None,
-) -> IngestReport:
-    """Apply every profile file under *paths* to the catalog *db*.
-
-    Returns an :class:`IngestReport`. Bad files are reported in
-    ``report.rejected`` and change nothing; :class:`IngestAbort` is raised only
-    when the database itself cannot be written.
-    """
-    started = time.perf_counter()
-    report = IngestReport()
-    todo = list(dict.fromkeys(files if files is not None else discover(paths)))  # each file once
-    ingester = Ingester(db, as_of=as_of)
+    prune: bool,
+    on_file: Callable[[FileOutcome], None] | None,
+) -> None:
     try:
         for path in todo:
             outcome = ingester.apply_file(path)
@@ -870,6 +894,36 @@ def ingest(
     except BaseException:
         ingester.rollback()
         raise
+
+
+def ingest(
+    db: sqlite_utils.Database,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    as_of: date | None = None,
+    prune: bool = False,
+    on_file: Callable[[FileOutcome], None] | None = None,
+    files: list[Path] | None = None,
+) -> IngestReport:
+    """Apply every profile file under *paths* to the catalog *db*.
+
+    Returns an :class:`IngestReport`. Bad files are reported in
+    ``report.rejected`` and change nothing; :class:`IngestAbort` is raised only
+    when the database itself cannot be written.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    todo = list(dict.fromkeys(files if files is not None else discover(paths)))  # each file once
+    ingester = Ingester(db, as_of=as_of)
+    saved = {name: db.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in INGEST_PRAGMAS}
+    for name, value in INGEST_PRAGMAS.items():
+        db.conn.execute(f"PRAGMA {name} = {int(value)}")
+    try:
+        _run(ingester, todo, report, prune=prune, on_file=on_file)
+    finally:
+        for name, value in saved.items():
+            with contextlib.suppress(sqlite3.Error):
+                db.conn.execute(f"PRAGMA {name} = {int(value)}")
     report.profiles = db.execute("SELECT count(*) FROM profiles").fetchone()[0]
     report.papers = db.execute("SELECT count(*) FROM papers").fetchone()[0]
     report.seconds = time.perf_counter() - started

@@ -53,13 +53,9 @@ class NameIndex:
     """Distinct normalized names of a catalog, searchable exactly and fuzzily."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        keys: list[str] = []
-        seen: set[str] = set()
-        for (key,) in conn.execute("SELECT DISTINCT name_norm FROM authors ORDER BY name_norm"):
-            if key and key not in seen:
-                seen.add(key)
-                keys.append(key)
-        self.keys = keys
+        # DISTINCT already makes the keys unique (as strings); only empty keys are left out.
+        rows = conn.execute("SELECT DISTINCT name_norm FROM authors ORDER BY name_norm").fetchall()
+        self.keys: list[str] = [key for (key,) in rows if key]
         self._conn = conn
 
     def __len__(self) -> int:
