@@ -102,10 +102,10 @@ def shared_coauthors(
         return SharedCoauthorsResult(author_a=res_a, author_b=res_b, shared=shared[:limit], direct=direct, note=note)
 
 
-def _neighbours(conn: sqlite3.Connection, frontier: list[int]) -> list[tuple[int, int, int]]:
-    """(from_author, to_author, paper) for every coauthor pair leaving *frontier*."""
+def _neighbours(conn: sqlite3.Connection, frontier: list[int]) -> list[tuple[int, int]]:
+    """(from_author, to_author) for every distinct coauthor pair leaving *frontier*."""
     return conn.execute(
-        """SELECT mine.author_id, other.author_id, mine.paper_id
+        """SELECT DISTINCT mine.author_id, other.author_id
            FROM paper_authors mine
            JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
            WHERE mine.author_id IN (SELECT value FROM json_each(?))""",
@@ -183,7 +183,7 @@ def _bidirectional_bfs(conn: sqlite3.Connection, start: int, goal: int, max_hops
         mine, theirs, their_depth = parents[side], parents[1 - side], depths[1 - side]
         next_frontier: list[int] = []
         best: int | None = None
-        for source, target, _paper in _neighbours(conn, frontiers[side]):
+        for source, target in _neighbours(conn, frontiers[side]):
             if target in mine:
                 continue
             mine[target] = source
