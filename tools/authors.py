@@ -69,7 +69,7 @@ def get_author(
     profile_id: Annotated[
         str | None, Field(description="Pick one profile when several share a name (from `candidates`).")
     ] = None,
-    papers_limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many papers to list (1-100).")] = 20,
+    papers_limit: Annotated[int, Field(ge=1, le=MAX_LIMIT, description="How many papers to list (1-100).")] = 10,
 ) -> AuthorResult:
     """Everything about one researcher: profile stats, papers (newest first), top coauthors, categories, years.
 

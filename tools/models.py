@@ -139,7 +139,7 @@ class AuthorResult(Model):
     novelty: int | None = Field(default=None, description="Novelty percentage the profile states.")
     ai_score: int | None = None
     papers_in_catalog: int
-    papers: list[PaperSummary] = Field(description="Newest first, up to `papers_limit`.")
+    papers: list[PaperSummary] = Field(description="Newest first, up to `papers_limit` (default 10).")
     top_coauthors: list[Coauthor]
     categories: list[CountItem]
     years_active: list[int] = Field(description="[first, last] year of their papers in the catalog.")
