@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import sqlite3
+from array import array
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -25,6 +26,8 @@ from .normalize import normalize_name
 
 ACCEPT_SCORE = 82.0  # below this a fuzzy match is a suggestion, not an answer
 SUGGEST_SCORE = 50.0
+TOKEN_SCORE = 75.0  # a query token this close to a name token makes that name a candidate
+TOKEN_NEIGHBOURS = 50
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,13 +53,39 @@ class NameMatch:
 
 
 class NameIndex:
-    """Distinct normalized names of a catalog, searchable exactly and fuzzily."""
+    """Distinct normalized names of a catalog, searchable exactly and fuzzily.
+
+    Exact lookups go straight to SQLite. The in-memory part (every distinct name, and
+    a token → names map) is built on the first fuzzy or completion query only. A fuzzy
+    query scores just the *candidates*: names sharing a token with the query, or a
+    token within a typo of one of its tokens; only when there are none does it scan
+    every name. So ``Ritika Borker`` is scored against the few names containing
+    ``ritika`` (or a token like ``borker``), not against every name in the catalog.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        # DISTINCT already makes the keys unique (as strings); only empty keys are left out.
-        rows = conn.execute("SELECT DISTINCT name_norm FROM authors ORDER BY name_norm").fetchall()
-        self.keys: list[str] = [key for (key,) in rows if key]
         self._conn = conn
+        self._keys: list[str] | None = None
+        self._by_token: dict[str, array[int]] = {}
+        self._vocabulary: list[str] = []
+
+    @property
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            # DISTINCT already makes the keys unique (as strings); only empty keys are left out.
+            rows = self._conn.execute("SELECT DISTINCT name_norm FROM authors ORDER BY name_norm").fetchall()
+            keys = [key for (key,) in rows if key]
+            by_token: dict[str, array[int]] = {}
+            for i, key in enumerate(keys):
+                for token in set(key.split()):
+                    found = by_token.get(token)
+                    if found is None:
+                        by_token[token] = found = array("i")
+                    found.append(i)
+            self._by_token = by_token
+            self._vocabulary = list(by_token)
+            self._keys = keys
+        return self._keys
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -77,19 +106,29 @@ class NameIndex:
         people = self.people(key)
         return NameMatch(key, 100.0, people) if people else None
 
+    def _candidates(self, key: str) -> list[str] | None:
+        """Names sharing a token (or a token within a typo) with *key*; None when there are none."""
+        keys = self.keys
+        chosen: set[int] = set()
+        for token in set(key.split()):
+            if (exact := self._by_token.get(token)) is not None:
+                chosen.update(exact)
+            if len(token) < 3:
+                continue
+            for similar, _, _ in process.extract(
+                token, self._vocabulary, scorer=fuzz.ratio, limit=TOKEN_NEIGHBOURS, score_cutoff=TOKEN_SCORE
+            ):
+                chosen.update(self._by_token[similar])
+        return [keys[i] for i in chosen] if chosen else None
+
     def fuzzy(self, query: str, limit: int = 5, cutoff: float = SUGGEST_SCORE) -> list[NameMatch]:
         """The *limit* best fuzzy matches for *query*, best first, each scored 0–100."""
         key = normalize_name(query)
         if not key or not self.keys:
             return []
-        hits = process.extract(
-            key,
-            self.keys,
-            scorer=fuzz.WRatio,
-            processor=None,
-            limit=limit,
-            score_cutoff=cutoff,
-        )
+        choices = self._candidates(key) or self.keys
+        hits = process.extract(key, choices, scorer=fuzz.WRatio, processor=None, limit=limit, score_cutoff=cutoff)
+        hits.sort(key=lambda hit: (-hit[1], hit[0]))  # equal scores in a stable (alphabetical) order
         return [NameMatch(choice, float(score), self.people(choice)) for choice, score, _ in hits]
 
     def complete(self, prefix: str, limit: int = 20) -> list[str]:
