@@ -161,7 +161,9 @@ def test_created_database_uses_wal(tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     assert invoke("ingest", good_dir(tmp_path), "--db", db).exit_code == 0
     assert rows(db, "PRAGMA journal_mode") == [("wal",)]
-    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("1",)]
+    from db.schema import SCHEMA_VERSION
+
+    assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
 
 def test_prune_is_counted_in_the_summary(tmp_path: Path) -> None:

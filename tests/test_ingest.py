@@ -661,8 +661,9 @@ SCHEMA_LAYOUT = {
         "affiliations": ["id", "name", "name_norm"],
         "paper_affiliations": ["paper_id", "affiliation_id"],
         "papers_fts": ["title", "abstract", "author_search"],
-    }
+    },
 }  # fmt: skip
+SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_facets, papers_filters)
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:

@@ -238,7 +238,8 @@ class _Plan:
                 conditions.append("papers_fts MATCH ?")
                 head.append(self.match)
         elif self.match:
-            source = "papers_fts" + (" CROSS JOIN papers p ON p.id = papers_fts.rowid" if needs_papers else "")
+            joined = " CROSS JOIN papers p INDEXED BY papers_facets ON p.id = papers_fts.rowid"
+            source = "papers_fts" + (joined if needs_papers else "")
             conditions = ["papers_fts MATCH ?"]
             head.append(self.match)
         else:
