@@ -1,0 +1,687 @@
+"""The scholar-catalog benchmark: ingest, re-ingest, tool latency and cold start, each beside its floor.
+
+    python bench/run.py                          # 1k, 10k and 50k profiles (about 10 minutes on 2 cores)
+    python bench/run.py --sizes 1000,10000 --calls 100
+    python bench/run.py --smoke                  # a few hundred profiles, a few calls (CI)
+
+For every size it generates a catalog with ``bench/generate.py`` (same seed, so the
+same files on every machine) and, on those files, measures:
+
+1. ``scholar-catalog ingest`` (a subprocess): wall time, profiles/s, peak RSS
+   (``wait4``'s ``ru_maxrss`` of that process), database bytes per paper; beside the
+   floor, ``bench/floor.py``: a bare regex + ``executemany`` loader into the same
+   tables in one transaction with a single FTS5 rebuild.
+2. Re-ingest with nothing changed, and with 1% of the files changed.
+3. Tool latency over real stdio (``scholar-catalog serve`` as a subprocess, the SDK's
+   ``Client``): p50 and p99 of each workload, beside a no-op tool on a minimal
+   MCPServer (``bench/noop_server.py``) driven by the same client.
+4. Cold start: process spawn to the first tool result, beside the minimal server's.
+
+Markdown tables go to stdout and ``--out`` (default ``bench/out/results.md``, with
+``results.json`` beside it); ``--readme`` also writes them into ``bench/README.md``.
+Everything runs in a temporary work folder that is deleted at the end (``--keep``
+keeps it); every subprocess is waited for, and killed if it overruns ``--timeout``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate  # bench/generate.py
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+AS_OF = generate.AS_OF.isoformat()
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+# Targets from the issue (at the largest size).
+TARGET_PROFILES_PER_S = 1000
+TARGET_FLOOR_RATIO = 2.0
+TARGET_RSS_MB = 400
+TARGET_UNCHANGED_S = 2.0
+TARGET_P50_RATIO = 1.5
+TARGET_P99_MS = 20.0
+TARGET_COLD_RATIO = 1.3
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float
+    max_rss_mb: float
+    returncode: int
+    output: str
+
+
+def run_measured(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:
+    """Run *cmd*; its wall time and peak RSS (from ``wait4``). Killed if it overruns *timeout*."""
+    out = tempfile.TemporaryFile()  # noqa: SIM115  (closed below, after the child is reaped)
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd)
+    result: dict[str, Any] = {}
+
+    def reap() -> None:
+        _, status, usage = os.wait4(proc.pid, 0)
+        result["seconds"] = time.perf_counter() - started
+        result["status"] = status
+        result["usage"] = usage
+
+    waiter = threading.Thread(target=reap, daemon=True)
+    waiter.start()
+    waiter.join(timeout)
+    if waiter.is_alive():
+        proc.kill()
+        waiter.join()
+    proc.returncode = os.waitstatus_to_exitcode(result["status"])  # reaped above; keep Popen from waiting again
+    out.seek(0)
+    text = out.read().decode("utf-8", "replace")
+    out.close()
+    if waiter.is_alive() or result["seconds"] >= timeout:
+        raise RuntimeError(f"timed out after {timeout:.0f}s: {' '.join(cmd)}\n{text[-2000:]}")
+    return Run(result["seconds"], result["usage"].ru_maxrss / 1024, proc.returncode, text)
+
+
+def checked(run: Run, what: str) -> Run:
+    if run.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {run.returncode}):\n{run.output[-3000:]}")
+    return run
+
+
+def scholar_catalog() -> str:
+    beside = Path(sys.executable).parent / "scholar-catalog"
+    found = str(beside) if beside.exists() else shutil.which("scholar-catalog")
+    if not found:
+        raise SystemExit("scholar-catalog is not installed (pip install -e .)")
+    return found
+
+
+# -- machine ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+    }
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        info["memory_gb"] = round(int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1)) / 1024**2, 1)  # type: ignore[union-attr]
+        cpu = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        info["cpu"] = cpu.group(1).strip() if cpu else platform.processor()
+    except (OSError, AttributeError):
+        info["memory_gb"] = None
+        info["cpu"] = platform.processor()
+    try:
+        from importlib.metadata import version
+
+        info["mcp"] = version("mcp")
+    except Exception:
+        info["mcp"] = "?"
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True)
+        info["commit"] = commit.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except OSError:
+        info["commit"] = "?"
+    return info
+
+
+# -- ingest --------------------------------------------------------------------------------
+
+
+def db_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def count(path: Path, table: str) -> int:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+SCORE_RE = re.compile(rb"(?m)^(\d{1,2})\.(\d)([A-Z]{2}(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) )")
+
+
+def change_files(folder: Path, share: float) -> int:
+    """Edit every (1/share)-th profile like a page update: a new h-index and a re-scored paper."""
+    files = sorted(folder.glob("*.txt"))
+    step = max(1, round(1 / share))
+    for path in files[::step]:
+        data = path.read_bytes()
+        data = re.sub(rb"h-index(\d+)", lambda m: b"h-index%d" % (int(m.group(1)) + 1), data, count=1)
+        data = SCORE_RE.sub(lambda m: b"%s.%d%s" % (m.group(1), (int(m.group(2)) + 3) % 10, m.group(3)), data, 1)
+        path.write_bytes(data)
+    return len(files[::step])
+
+
+@dataclass
+class IngestResult:
+    profiles: int
+    papers: int
+    listings: int
+    generate_s: float
+    ingest: list[float] = field(default_factory=list)
+    ingest_rss_mb: float = 0.0
+    ingest_bytes_per_paper: float = 0.0
+    floor: list[float] = field(default_factory=list)
+    floor_rss_mb: float = 0.0
+    floor_bytes_per_paper: float = 0.0
+    unchanged: list[float] = field(default_factory=list)
+    unchanged_rss_mb: float = 0.0
+    changed_files: int = 0
+    changed: list[float] = field(default_factory=list)
+
+
+def bench_ingest(size: int, work: Path, args: argparse.Namespace, log: Any) -> tuple[IngestResult, Path, dict]:
+    profiles = work / f"profiles-{size}"
+    started = time.perf_counter()
+    manifest = generate.generate(profiles, size, seed=args.seed)
+    gen_s = time.perf_counter() - started
+    log(f"[{size}] generated {size} profiles in {gen_s:.1f}s")
+    result = IngestResult(size, 0, manifest["listings"], gen_s)
+    cli = scholar_catalog()
+    catalog = work / f"catalog-{size}.db"
+    floor_db = work / f"floor-{size}.db"
+    ingest_cmd = [cli, "ingest", str(profiles), "--db", str(catalog), "--as-of", AS_OF, "-q"]
+    floor_cmd = [sys.executable, str(BENCH / "floor.py"), str(profiles), "--db", str(floor_db), "--as-of", AS_OF]
+    for rep in range(args.reps):
+        remove_db(floor_db)
+        run = checked(run_measured(floor_cmd, args.timeout), "floor loader")
+        result.floor.append(run.seconds)
+        result.floor_rss_mb = max(result.floor_rss_mb, run.max_rss_mb)
+        log(f"[{size}] floor #{rep + 1}: {run.seconds:.2f}s, {run.max_rss_mb:.0f} MB")
+        remove_db(catalog)
+        run = checked(run_measured(ingest_cmd, args.timeout), "ingest")
+        result.ingest.append(run.seconds)
+        result.ingest_rss_mb = max(result.ingest_rss_mb, run.max_rss_mb)
+        log(f"[{size}] ingest #{rep + 1}: {run.seconds:.2f}s, {run.max_rss_mb:.0f} MB")
+    result.papers = count(catalog, "papers")
+    result.ingest_bytes_per_paper = db_bytes(catalog) / max(1, result.papers)
+    result.floor_bytes_per_paper = db_bytes(floor_db) / max(1, count(floor_db, "papers"))
+    remove_db(floor_db)
+    for rep in range(args.reps):
+        run = checked(run_measured(ingest_cmd, args.timeout), "unchanged re-ingest")
+        result.unchanged.append(run.seconds)
+        result.unchanged_rss_mb = max(result.unchanged_rss_mb, run.max_rss_mb)
+        log(f"[{size}] unchanged re-ingest #{rep + 1}: {run.seconds:.2f}s")
+    for rep in range(args.reps):
+        result.changed_files = change_files(profiles, 0.01)
+        run = checked(run_measured(ingest_cmd, args.timeout), "re-ingest of changed files")
+        result.changed.append(run.seconds)
+        log(f"[{size}] 1% changed ({result.changed_files} files) #{rep + 1}: {run.seconds:.2f}s")
+    return result, catalog, manifest
+
+
+# -- tool workloads ---------------------------------------------------------------------------
+
+
+def typo(rng: random.Random, name: str) -> str:
+    """One keyboard slip: swap, drop or double a letter (not the first)."""
+    letters = list(name)
+    if len(letters) < 4:
+        return name + name[-1]
+    i = rng.randrange(1, len(letters) - 2)
+    kind = rng.randrange(3)
+    if kind == 0:
+        letters[i], letters[i + 1] = letters[i + 1], letters[i]
+    elif kind == 1:
+        del letters[i]
+    else:
+        letters.insert(i, letters[i])
+    return "".join(letters)
+
+
+def coauthor_graph(catalog: Path) -> tuple[dict[int, list[int]], dict[int, list[int]], dict[int, str]]:
+    """author -> papers, paper -> authors, owner author id -> profile id (read-only)."""
+    conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        by_author: dict[int, list[int]] = {}
+        by_paper: dict[int, list[int]] = {}
+        for paper, author in conn.execute("SELECT paper_id, author_id FROM paper_authors"):
+            by_author.setdefault(author, []).append(paper)
+            by_paper.setdefault(paper, []).append(author)
+        owners = dict(conn.execute("SELECT id, profile_id FROM authors WHERE profile_id IS NOT NULL"))
+    finally:
+        conn.close()
+    return by_author, by_paper, owners
+
+
+def distances(start: int, graph: tuple, limit: int) -> dict[int, int]:
+    by_author, by_paper, _ = graph
+    seen = {start: 0}
+    queue = deque([start])
+    while queue:
+        node = queue.popleft()
+        depth = seen[node]
+        if depth >= limit:
+            continue
+        for paper in by_author.get(node, ()):
+            for other in by_paper[paper]:
+                if other not in seen:
+                    seen[other] = depth + 1
+                    queue.append(other)
+    return seen
+
+
+def sample_titles(catalog: Path, rng: random.Random, n: int) -> list[str]:
+    conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        top = conn.execute("SELECT max(id) FROM papers").fetchone()[0] or 0
+        out: list[str] = []
+        while len(out) < n and top:
+            ids = [rng.randint(1, top) for _ in range(n - len(out))]
+            found = dict(
+                conn.execute(
+                    "SELECT id, title FROM papers WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
+                )
+            )
+            out += [found[i] for i in ids if i in found]
+    finally:
+        conn.close()
+    return out
+
+
+def listed_names(catalog: Path, rng: random.Random, n: int) -> list[str]:
+    conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM authors WHERE profile_id IS NULL ORDER BY id")]
+    finally:
+        conn.close()
+    return rng.sample(names, min(n, len(names)))
+
+
+def workloads(catalog: Path, manifest: dict, calls: int, seed: int) -> list[tuple[str, str, list[dict]]]:
+    """(label, tool, argument dicts) for every measured workload."""
+    rng = random.Random(seed)
+    owners = [o["name"] for o in manifest["owners"]]
+    hubs = [h["name"] for h in manifest["hubs"]]
+    listed = listed_names(catalog, rng, 300)  # people known only from author lists, as the catalog has them
+    categories = manifest["categories"][:8]
+    titles = sample_titles(catalog, rng, 3 * calls)
+
+    def query(misspell: bool = False) -> str:
+        """1-3 consecutive words of a paper's title (a topic someone would type); maybe with a typo."""
+        words = [w for w in re.findall(r"[\w-]+", titles.pop()) if len(w) > 2] or ["model"]
+        start = rng.randrange(max(1, len(words) - 2))
+        picked = words[start : start + rng.randint(2 if misspell else 1, 3)]
+        if misspell:
+            i = rng.randrange(len(picked))
+            picked[i] = typo(rng, picked[i])
+        return " ".join(picked)
+
+    plain = [{"query": query()} for _ in range(calls)]
+    filtered = []
+    for _ in range(calls):
+        args: dict[str, Any] = {"query": query()}
+        kind = rng.randrange(4)
+        if kind == 0:
+            args["year_from"] = rng.choice([2020, 2023, 2025])
+        elif kind == 1:
+            args["category"] = rng.choice(categories)
+        elif kind == 2:
+            args.update(has_code=True, year_from=2024)
+        else:
+            args.update(sort="date", category=rng.choice(categories))
+        filtered.append(args)
+    misspelt = [{"query": query(misspell=True)} for _ in range(calls)]
+    people = [*owners, *owners, *hubs, *listed]
+    get_author = [{"name": rng.choice(people)} for _ in range(calls)]
+    search_authors = [{"query": typo(rng, rng.choice(people))} for _ in range(calls)]
+
+    graph = coauthor_graph(catalog)
+    owner_profile = graph[2]
+    sources = rng.sample(sorted(owner_profile), min(len(owner_profile), 40))
+    by_distance: dict[int, list[tuple[int, int]]] = {d: [] for d in range(1, 6)}
+    for source in sources:
+        found = distances(source, graph, 5)
+        for target, depth in found.items():
+            if depth >= 1 and target in owner_profile:
+                by_distance[depth].append((source, target))
+        reachable = set(found)
+        far = [t for t in owner_profile if t not in reachable]
+        by_distance[5].extend((source, t) for t in rng.sample(far, min(len(far), 20)))
+    del graph
+
+    def pairs(depths: tuple[int, ...], n: int) -> list[dict]:
+        pool = [p for d in depths for p in by_distance[d]]
+        chosen = [rng.choice(pool) for _ in range(n)] if pool else []
+        return [{"profile_id_a": owner_profile[a], "profile_id_b": owner_profile[b]} for a, b in chosen]
+
+    out = [
+        ("search_papers (1-3 title words)", "search_papers", plain),
+        ("search_papers + filters", "search_papers", filtered),
+        ("search_papers, misspelt (fuzzy fallback)", "search_papers", misspelt),
+        ("get_author", "get_author", get_author),
+        ("search_authors (typos)", "search_authors", search_authors),
+        ("shared_coauthors", "shared_coauthors", pairs((1, 2), calls)),
+    ]
+    for depth in (1, 2, 3, 4):
+        path_calls = [dict(a, max_hops=4) for a in pairs((depth,), calls)]
+        if path_calls:
+            out.append((f"collaboration_path, {depth} hop{'s' if depth > 1 else ''}", "collaboration_path", path_calls))
+    unreachable = [dict(a, max_hops=4) for a in pairs((5,), calls)]
+    if unreachable:
+        out.append(("collaboration_path, none within 4", "collaboration_path", unreachable))
+    return out
+
+
+# -- over stdio -----------------------------------------------------------------------------
+
+
+@dataclass
+class Latency:
+    label: str
+    tool: str
+    calls: int
+    errors: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    first_error: str | None = None
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+async def measure_calls(
+    client: Any, label: str, tool: str, calls: list[dict], warmup: int, floor: Any, floor_times: list[float]
+) -> Latency:
+    """Time each call; before each one, time a no-op call on *floor* (the floor, under the same conditions)."""
+    for args in calls[:warmup]:
+        await client.call_tool(tool, args)
+    times = []
+    errors = 0
+    first_error = None
+    for args in calls:
+        started = time.perf_counter()
+        await floor.call_tool("noop", {})
+        floor_times.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        result = await client.call_tool(tool, args)
+        times.append((time.perf_counter() - started) * 1000)
+        if result.is_error:
+            errors += 1
+            if first_error is None:
+                first_error = f"{args}: {result.content[0].text if result.content else '?'}"[:300]
+    return latency(label, tool, times, errors, first_error)
+
+
+def latency(label: str, tool: str, times: list[float], errors: int = 0, first_error: str | None = None) -> Latency:
+    return Latency(
+        label, tool, len(times), errors, percentile(times, 0.5), percentile(times, 0.99), max(times), first_error
+    )
+
+
+def server_params(kind: str, catalog: Path | None = None) -> Any:
+    from mcp.client.stdio import StdioServerParameters
+
+    if kind == "noop":
+        return StdioServerParameters(command=sys.executable, args=[str(BENCH / "noop_server.py")])
+    return StdioServerParameters(command=scholar_catalog(), args=["serve", "--db", str(catalog)])
+
+
+async def bench_tools(catalog: Path, loads: list, warmup: int) -> list[Latency]:
+    """Every workload against `serve`, each call paired with a no-op call on the minimal server."""
+    from mcp import Client
+
+    out = []
+    floor_times: list[float] = []
+    async with Client(server_params("noop")) as floor, Client(server_params("serve", catalog)) as client:
+        for _ in range(warmup):
+            await floor.call_tool("noop", {})
+        for label, tool, calls in loads:
+            out.append(await measure_calls(client, label, tool, calls, warmup, floor, floor_times))
+    return [latency("no-op tool (floor)", "noop", floor_times), *out]
+
+
+async def cold_start(kind: str, catalog: Path | None, tool: str, args: dict) -> float:
+    """Seconds from spawning the server to the first tool result (the shutdown is not counted)."""
+    from mcp import Client
+
+    started = time.perf_counter()
+    async with Client(server_params(kind, catalog)) as client:
+        result = await client.call_tool(tool, args)
+        elapsed = time.perf_counter() - started
+        if result.is_error:
+            raise RuntimeError(f"cold start {kind}/{tool}: {result.content[0].text if result.content else '?'}")
+    return elapsed
+
+
+async def bench_cold(catalog: Path, manifest: dict, reps: int) -> dict[str, list[float]]:
+    first_owner = manifest["owners"][0]["profile_id"]
+    out: dict[str, list[float]] = {"noop": [], "search_papers": [], "get_author": []}
+    for _ in range(reps):  # interleaved, so that a slow moment of the machine hits all three alike
+        out["noop"].append(await cold_start("noop", None, "noop", {}))
+        out["search_papers"].append(
+            await cold_start("serve", catalog, "search_papers", {"query": manifest["title_words"][0]})
+        )
+        out["get_author"].append(await cold_start("serve", catalog, "get_author", {"profile_id": first_owner}))
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def mark(ok: bool) -> str:
+    return "✅" if ok else "❌"
+
+
+def fmt_s(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f}" if values else "–"
+
+
+def render(info: dict, command: str, ingests: list[IngestResult], tools: dict, colds: dict, load: list) -> str:
+    lines = [
+        f"Machine: {info['cores']} cores, {info['memory_gb']} GB, {info['cpu']}; Python {info['python']}, "
+        f"SQLite {info['sqlite']}, mcp {info['mcp']}; commit {info['commit']}; "
+        f"load average {load[0]:.2f} at start, {load[1]:.2f} at end; {info['date']}.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "### Ingest (`scholar-catalog ingest`, a subprocess) vs the bare floor loader (`bench/floor.py`)",
+        "",
+        "| profiles | papers | listings | ingest s | profiles/s | peak RSS MB | DB bytes/paper | floor s "
+        "| floor profiles/s | floor RSS MB | floor bytes/paper | ingest ÷ floor | unchanged re-ingest s "
+        "| 1% changed s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in ingests:
+        ingest_s, floor_s = statistics.median(r.ingest), statistics.median(r.floor)
+        lines.append(
+            f"| {r.profiles:,} | {r.papers:,} | {r.listings:,} | {ingest_s:.2f} | {r.profiles / ingest_s:,.0f} "
+            f"| {r.ingest_rss_mb:.0f} | {r.ingest_bytes_per_paper:,.0f} | {floor_s:.2f} | {r.profiles / floor_s:,.0f} "
+            f"| {r.floor_rss_mb:.0f} | {r.floor_bytes_per_paper:,.0f} | {ingest_s / floor_s:.2f} "
+            f"| {fmt_s(r.unchanged)} | {fmt_s(r.changed)} ({r.changed_files} files) |"
+        )
+    sizes = sorted(tools)
+    lines += [
+        "",
+        "### Tool latency over stdio, ms (`scholar-catalog serve` + the SDK's `Client`; "
+        "floor: a no-op tool on a minimal MCPServer)",
+        "",
+        "| workload | " + " | ".join(f"{s:,}: p50 | {s:,}: p99" for s in sizes) + " | errors |",
+        "|---|" + "---:|---:|" * len(sizes) + "---:|",
+    ]
+    labels = [lat.label for lat in tools[sizes[0]]] if sizes else []
+    for label in labels:
+        cells, errors = [], 0
+        for s in sizes:
+            lat = next((x for x in tools[s] if x.label == label), None)
+            cells.append(f"{lat.p50_ms:.1f} | {lat.p99_ms:.1f}" if lat else "– | –")
+            errors += lat.errors if lat else 0
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {errors} |")
+    lines += [
+        "",
+        "### Cold start: spawn to first tool result, s (median of the repetitions)",
+        "",
+        "| catalog | minimal MCPServer → no-op | serve → search_papers | ÷ minimal | serve → get_author | ÷ minimal |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in sorted(colds):
+        c = colds[s]
+        noop = statistics.median(c["noop"])
+        sp, ga = statistics.median(c["search_papers"]), statistics.median(c["get_author"])
+        lines.append(f"| {s:,} | {noop:.2f} | {sp:.2f} | {sp / noop:.2f} | {ga:.2f} | {ga / noop:.2f} |")
+    lines += ["", *targets(ingests, tools, colds)]
+    return "\n".join(lines) + "\n"
+
+
+def targets(ingests: list[IngestResult], tools: dict, colds: dict) -> list[str]:
+    if not ingests:
+        return []
+    r = max(ingests, key=lambda x: x.profiles)
+    s = r.profiles
+    ingest_s, floor_s = statistics.median(r.ingest), statistics.median(r.floor)
+    out = [f"### Targets at {s:,} profiles", "", "| target | measured | met |", "|---|---:|:---:|"]
+    rate, ratio, unchanged = s / ingest_s, ingest_s / floor_s, statistics.median(r.unchanged)
+    out += [
+        f"| ingest ≥ {TARGET_PROFILES_PER_S:,} profiles/s | {rate:,.0f} | {mark(rate >= TARGET_PROFILES_PER_S)} |",
+        f"| ingest within {TARGET_FLOOR_RATIO:g}x of the floor | {ratio:.2f}x | {mark(ratio <= TARGET_FLOOR_RATIO)} |",
+        f"| peak RSS < {TARGET_RSS_MB} MB | {r.ingest_rss_mb:.0f} MB | {mark(r.ingest_rss_mb < TARGET_RSS_MB)} |",
+        f"| unchanged re-ingest < {TARGET_UNCHANGED_S:g} s | {unchanged:.2f} s "
+        f"| {mark(unchanged < TARGET_UNCHANGED_S)} |",
+    ]
+    if s in tools:
+        lats = tools[s]
+        floor = lats[0].p50_ms
+        for lat in lats[1:]:
+            if lat.label.startswith(("search_papers", "get_author")):
+                r50 = lat.p50_ms / floor
+                out.append(
+                    f"| {lat.label}: p50 ≤ {TARGET_P50_RATIO:g}x no-op ({floor:.1f} ms) | {lat.p50_ms:.1f} ms "
+                    f"({r50:.1f}x) | {mark(r50 <= TARGET_P50_RATIO)} |"
+                )
+        for lat in lats[1:]:
+            ok = lat.p99_ms < TARGET_P99_MS
+            out.append(f"| {lat.label}: p99 < {TARGET_P99_MS:g} ms | {lat.p99_ms:.1f} ms | {mark(ok)} |")
+    if s in colds:
+        noop = statistics.median(colds[s]["noop"])
+        for tool in ("search_papers", "get_author"):
+            ratio = statistics.median(colds[s][tool]) / noop
+            out.append(
+                f"| cold start → {tool} ≤ {TARGET_COLD_RATIO:g}x minimal server | {ratio:.2f}x "
+                f"| {mark(ratio <= TARGET_COLD_RATIO)} |"
+            )
+    return out
+
+
+def write_readme(text: str, readme: Path) -> None:
+    current = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    block = f"{README_START}\n{text}{README_END}"
+    if README_START in current and README_END in current:
+        head, _, rest = current.partition(README_START)
+        _, _, tail = rest.partition(README_END)
+        readme.write_text(head + block + tail, encoding="utf-8")
+    else:
+        readme.write_text(current + ("\n" if current else "") + block + "\n", encoding="utf-8")
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,50000", help="profile counts, comma-separated")
+    parser.add_argument("--reps", type=int, default=1, help="repetitions of each ingest measurement (median)")
+    parser.add_argument("--calls", type=int, default=200, help="measured calls per tool workload")
+    parser.add_argument("--warmup", type=int, default=5, help="unmeasured calls before each workload")
+    parser.add_argument("--cold-reps", type=int, default=5, help="cold starts of each server")
+    parser.add_argument("--tools-sizes", default=None, help="sizes to measure tools at (default: all)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="a quick run: 300 profiles, few calls (for CI)")
+    parser.add_argument("--workdir", type=Path, help="where to build (default: a new folder under the temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--out", type=Path, default=BENCH / "out" / "results.md", help="markdown results file")
+    parser.add_argument("--readme", action="store_true", help="also write the results into bench/README.md")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds any one subprocess may take")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.calls, args.warmup, args.cold_reps, args.reps = "300", 10, 2, 1, 1
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    tool_sizes = {int(s) for s in args.tools_sizes.split(",")} if args.tools_sizes else set(sizes)
+
+    import anyio
+
+    command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    info = machine()
+    info["date"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_start = os.getloadavg()[0]
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    log(f"machine: {info}")
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="scholar-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    ingests: list[IngestResult] = []
+    tools: dict[int, list[Latency]] = {}
+    colds: dict[int, dict[str, list[float]]] = {}
+    try:
+        for size in sizes:
+            result, catalog, manifest = bench_ingest(size, work, args, log)
+            ingests.append(result)
+            if size in tool_sizes:
+                loads = workloads(catalog, manifest, args.calls, args.seed)
+                tools[size] = anyio.run(bench_tools, catalog, loads, args.warmup)
+                for lat in tools[size]:
+                    log(f"[{size}] {lat.label}: p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, {lat.errors} errors")
+                colds[size] = anyio.run(bench_cold, catalog, manifest, args.cold_reps)
+                log(f"[{size}] cold start: { {k: round(statistics.median(v), 2) for k, v in colds[size].items()} }")
+            shutil.rmtree(work / f"profiles-{size}", ignore_errors=True)
+            for path in work.glob(f"catalog-{size}.db*"):
+                path.unlink()
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    text = render(info, command, ingests, tools, colds, [load_start, os.getloadavg()[0]])
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    raw = {
+        "machine": info,
+        "command": command,
+        "ingest": [asdict(r) for r in ingests],
+        "tools": {str(k): [asdict(x) for x in v] for k, v in tools.items()},
+        "cold_start": {str(k): v for k, v in colds.items()},
+        "max_rss_mb_of_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    args.out.with_suffix(".json").write_text(json.dumps(raw, indent=1, ensure_ascii=False), encoding="utf-8")
+    if args.readme:
+        write_readme(text, BENCH / "README.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The benchmark (bench/) runs end to end on a tiny catalog and produces its tables (not how fast)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+
+
+def test_generator_is_deterministic_and_parses(tmp_path: Path) -> None:
+    from datetime import date
+
+    from db.parser import parse_profile
+
+    sys.path.insert(0, str(BENCH))
+    try:
+        import generate
+    finally:
+        sys.path.remove(str(BENCH))
+    a, b = tmp_path / "a", tmp_path / "b"
+    manifest = generate.generate(a, 60, seed=7)
+    generate.generate(b, 60, seed=7)
+    files = sorted(a.glob("*.txt"))
+    assert len(files) == 60 == manifest["profiles"]
+    assert all((b / f.name).read_bytes() == f.read_bytes() for f in files)
+    entries = [parse_profile(f.read_bytes(), as_of=date(2026, 11, 24), path=str(f)).entries for f in files]
+    assert sum(map(len, entries)) == manifest["listings"]
+
+
+def test_smoke_run_produces_the_tables(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--smoke", "--workdir", str(tmp_path / "work"), "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = out.read_text(encoding="utf-8")
+    for heading in ("### Ingest", "### Tool latency", "### Cold start", "### Targets at 300 profiles"):
+        assert heading in text, text
+    for row in ("| 300 |", "| no-op tool (floor) |", "| search_papers (1-3 title words) |", "| get_author |"):
+        assert row in text, text
+    assert "collaboration_path" in text and "shared_coauthors" in text and "search_authors (typos)" in text
+    results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
+    assert results["ingest"][0]["profiles"] == 300 and results["ingest"][0]["papers"] > 0
+    assert all(lat["errors"] == 0 for lat in results["tools"]["300"]), results["tools"]["300"]
+    assert not (tmp_path / "work").exists(), "the benchmark left its work folder behind"
