@@ -266,6 +266,13 @@ class Ingester:
 
     def commit(self) -> None:
         if self._in_batch:
+            if not self.conn.in_transaction:
+                # SQLite already rolled the batch back itself (disk full, I/O error): nothing to commit.
+                self.rollback()
+                raise IngestAbort(
+                    "ingest stopped: the database rolled back the current batch (disk full or I/O error?); "
+                    "the files of earlier batches are kept, run ingest again to finish"
+                )
             try:
                 self._sync_fts()
             except sqlite3.OperationalError as err:
@@ -276,7 +283,10 @@ class Ingester:
     def rollback(self) -> None:
         if self._in_batch:
             try:
-                self.conn.execute("ROLLBACK")
+                if self.conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL)
+                    self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the transaction is gone either way
             finally:
                 self._in_batch = False
                 self._fts_triggers = []
@@ -452,6 +462,8 @@ class Ingester:
 
     def _rollback_savepoint(self, mark_authors: int, mark_affiliations: int) -> None:
         try:
+            if not self.conn.in_transaction:
+                raise sqlite3.OperationalError("the transaction was already rolled back")
             self.conn.execute("ROLLBACK TO profile_file")
             self.conn.execute("RELEASE profile_file")
         except sqlite3.Error:
@@ -843,6 +855,10 @@ class Ingester:
         self._author_ids.clear()  # some of them were just deleted
         self._affiliation_ids.clear()
         self.commit()
+        # Refresh the query planner's statistics where they are stale; only an optimisation, so a busy
+        # or full database must not fail the ingest.
+        with contextlib.suppress(sqlite3.OperationalError):
+            self.conn.execute("PRAGMA optimize")
 
 
 def _searchable_names(names: list[str]) -> str:
@@ -855,7 +871,7 @@ def _abort(err: sqlite3.OperationalError, path: str | None = None) -> IngestAbor
     text = str(err)
     where = f" while applying {path}" if path else ""
     if "full" in text:
-        hint = "the disk is full; free some space and run ingest again (files already applied are kept)"
+        hint = "the disk is full; free some space and run ingest again (files committed before this are kept)"
     elif "locked" in text or "busy" in text:
         hint = "another process holds the catalog's write lock (another ingest?); wait for it and retry"
     elif "readonly" in text or "read-only" in text:

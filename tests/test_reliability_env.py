@@ -259,12 +259,6 @@ def test_full_disk_during_ingest_keeps_the_catalog_sound_tmpfs(small_disk: Path,
     _equals_clean_build(db, tmp_path, folder)
 
 
-@pytest.mark.xfail(
-    reason="BUG: when SQLite hits a full disk it rolls the batch back itself; Ingester.rollback() then "
-    "issues ROLLBACK with no transaction active, and the 'cannot rollback - no transaction is active' "
-    "OperationalError escapes ingest() as a traceback instead of the IngestAbort 'the disk is full' message",
-    strict=True,
-)
 def test_full_disk_during_ingest_says_so_tmpfs(small_disk: Path, tmp_path: Path) -> None:
     result, *_ = _fill_disk_with_cli(small_disk, tmp_path)
     assert result.returncode == 1, result.output
@@ -280,12 +274,6 @@ def test_full_database_during_ingest_keeps_the_catalog_sound_in_process(tmp_path
     _equals_clean_build(db, tmp_path, folder)
 
 
-@pytest.mark.xfail(
-    reason="BUG: a statement failing with SQLITE_FULL makes SQLite roll back the whole transaction; "
-    "_rollback_savepoint's 'ROLLBACK TO' then fails and Ingester.rollback() raises 'cannot rollback - no "
-    "transaction is active', so ingest() raises sqlite3.OperationalError instead of IngestAbort('disk is full')",
-    strict=True,
-)
 def test_full_database_during_ingest_says_so_in_process(tmp_path: Path) -> None:
     raised, *_ = _fill_disk_in_process(tmp_path)
     assert isinstance(raised, ingest_mod.IngestAbort), repr(raised)
