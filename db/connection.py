@@ -14,10 +14,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from .schema import SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
+
+if TYPE_CHECKING:  # imported where a catalog is built; reading one does not need it
+    import sqlite_utils
 
 ENV_DB = "SCHOLAR_CATALOG_DB"
 ENV_BUSY_TIMEOUT = "SCHOLAR_CATALOG_BUSY_TIMEOUT_MS"
@@ -72,8 +74,7 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
 
     Runs before anything is written, so a refused file is left byte for byte as it was.
     """
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    found = schema_version(db)
+    found = schema_version(conn)
     if found is None:
         if foreign := _foreign_tables(conn):
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
@@ -84,11 +85,11 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
         return True
     if found != SCHEMA_VERSION:
         try:
-            check_schema(db)
+            check_schema(conn)
         except SchemaVersionError as err:
             raise CatalogError(f"{path}: {err}") from err
     # Same version: create_schema() again only adds what a build interrupted during creation lacks.
-    return not db["papers_fts"].exists()
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'papers_fts'").fetchone() is None
 
 
 def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
@@ -119,6 +120,8 @@ def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")
+        import sqlite_utils
+
         db = sqlite_utils.Database(conn, execute_plugins=False)
         if needs_schema:
             create_schema(db)
@@ -204,7 +207,7 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     except sqlite3.DatabaseError as err:
         raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
     try:
-        check_schema(sqlite_utils.Database(conn, execute_plugins=False))
+        check_schema(conn)
     except sqlite3.DatabaseError as err:
         conn.close()
         raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
@@ -261,9 +264,7 @@ def check_replaceable(path: str | os.PathLike[str]) -> None:
     except sqlite3.Error:
         return
     try:
-        if schema_version(sqlite_utils.Database(conn, execute_plugins=False)) is None and (
-            foreign := _foreign_tables(conn)
-        ):
+        if schema_version(conn) is None and (foreign := _foreign_tables(conn)):
             raise CatalogError(
                 f"{path}: this SQLite database is not a scholar-catalog catalog (it has tables "
                 f"{', '.join(foreign[:5])}); refusing to replace it. Choose another --db."

@@ -20,8 +20,6 @@ import sqlite3
 from array import array
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz, process
-
 from .normalize import normalize_name
 
 ACCEPT_SCORE = 82.0  # below this a fuzzy match is a suggestion, not an answer
@@ -108,6 +106,8 @@ class NameIndex:
 
     def _candidates(self, key: str) -> list[str] | None:
         """Names sharing a token (or a token within a typo) with *key*; None when there are none."""
+        from rapidfuzz import fuzz, process
+
         keys = self.keys
         chosen: set[int] = set()
         for token in set(key.split()):
@@ -126,6 +126,8 @@ class NameIndex:
         key = normalize_name(query)
         if not key or not self.keys:
             return []
+        from rapidfuzz import fuzz, process
+
         choices = self._candidates(key) or self.keys
         hits = process.extract(key, choices, scorer=fuzz.WRatio, processor=None, limit=limit, score_cutoff=cutoff)
         hits.sort(key=lambda hit: (-hit[1], hit[0]))  # equal scores in a stable (alphabetical) order

@@ -17,9 +17,12 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # sqlite-utils is needed to build a catalog, not to read one
+    import sqlite_utils
 
 SCHEMA_VERSION = 2
 
@@ -166,15 +169,16 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", [stamp])
 
 
-def schema_version(db: sqlite_utils.Database) -> int | None:
+def schema_version(db: sqlite_utils.Database | sqlite3.Connection) -> int | None:
     """The catalog's schema version, or None for a database that is not a catalog."""
-    if not db["meta"].exists():
+    conn = db if isinstance(db, sqlite3.Connection) else db.conn
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
         return None
-    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
-def check_schema(db: sqlite_utils.Database) -> None:
+def check_schema(db: sqlite_utils.Database | sqlite3.Connection) -> None:
     """Raise :class:`SchemaVersionError` unless *db* holds a catalog of this version."""
     found = schema_version(db)
     if found is None:

@@ -8,7 +8,6 @@ import sqlite3
 from typing import Annotated, Literal
 
 from pydantic import Field
-from rapidfuzz import fuzz, process
 
 from db.catalog import Catalog
 from db.normalize import normalize_name, normalize_title
@@ -297,6 +296,8 @@ def _fuzzy_titles(
     limit: int,
     author_id: int | None,
 ) -> tuple[list[PaperSummary], int]:
+    from rapidfuzz import fuzz, process
+
     titles: tuple[list[int], list[str]] = catalog.cached(
         "titles",
         lambda: tuple(map(list, zip(*conn.execute("SELECT id, title_norm FROM papers"), strict=True))) or ([], []),
