@@ -8,6 +8,7 @@ running server sees what ``ingest`` wrote without a restart.
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import threading
@@ -71,6 +72,9 @@ class Catalog:
         """A value computed once per catalog version (call inside :meth:`connection`)."""
         if key not in self._cache:
             self._cache[key] = build()
+            # The caches are large and long-lived: keep them out of the collector's full passes, which
+            # would otherwise scan them every few dozen calls (40-55 ms pauses at 250k papers).
+            gc.freeze()
         return self._cache[key]
 
     def names(self) -> NameIndex:

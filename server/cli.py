@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a file was rejected or the catalog could not be used,
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import sys
 from datetime import date, datetime
@@ -186,8 +187,10 @@ def serve(
             "(see README.md); press Ctrl-C to stop.",
             err=True,
         )
+    app = build_server(target)
+    gc.freeze()  # start-up objects live for the whole session: keep them out of the collector's passes
     with contextlib.suppress(KeyboardInterrupt):
-        build_server(target).run("stdio")
+        app.run("stdio")
 
 
 def _check_http_bind(host: str | None, token: str | None) -> None:

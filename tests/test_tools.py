@@ -677,3 +677,10 @@ async def test_seed_catalog_stats(seed: Client) -> None:
     stats = await ok(seed, "catalog_stats")
     # 9 + 10 listings, 5 of them the same papers
     assert (stats["profiles"], stats["listings"], stats["papers"]) == (2, 19, 14)
+
+
+async def test_words_found_but_filtered_out_say_so_instead_of_fuzzy_titles(ex: Client) -> None:
+    result = await ok(ex, "search_papers", query="retrieval", year_from=2100)
+    assert result["results"] == [] and result["total"] == 0
+    assert result["fuzzy_fallback"] is False
+    assert "contain these words, but none passes the filters" in result["note"]

@@ -187,7 +187,13 @@ def search_papers(
         results = [paper_summary(r, r[8]) for r in rows]
 
         fuzzy = False
-        if total == 0 and match and offset == 0:
+        unfiltered = 0
+        if total == 0 and match and offset == 0 and (plan.filters or author_id is not None):
+            unfiltered, _ = _Plan(match, None, "", []).count(conn)
+        if unfiltered:
+            shown = f"{unfiltered:,}" if unfiltered < COUNT_CAP else f"more than {COUNT_CAP:,}"
+            note = f"{shown} papers contain these words, but none passes the filters; relax a filter."
+        elif total == 0 and match and offset == 0:
             results, total = _fuzzy_titles(catalog, conn, query, plan.filters, params, limit, author_id)
             exact = True
             fuzzy = bool(results)
