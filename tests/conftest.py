@@ -13,6 +13,18 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 EXAMPLES = ROOT / "examples" / "profiles"
 AS_OF = date(2026, 11, 24)  # reference date used for year-less dates in tests
 
+# The tool names, in the order the server lists them: a public contract (configs and prompts use them).
+TOOL_NAMES = [
+    "search_papers",
+    "get_paper",
+    "get_author",
+    "search_authors",
+    "coauthors",
+    "shared_coauthors",
+    "collaboration_path",
+    "catalog_stats",
+]
+
 requires_seeds = pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds is not present")
 
 

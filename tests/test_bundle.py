@@ -25,7 +25,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from conftest import EXAMPLES, ROOT
+from conftest import EXAMPLES, ROOT, TOOL_NAMES
 from server.app import TOOLS
 
 NODE_TOOLS = ROOT / "scripts" / "node-tools"
@@ -48,16 +48,7 @@ def test_manifest_declares_the_server_as_it_is() -> None:
         {"name": fn.__name__, "description": inspect.cleandoc(fn.__doc__ or "").splitlines()[0]} for fn, _ in TOOLS
     ]
     assert MANIFEST["tools"] == expected
-    assert [tool["name"] for tool in MANIFEST["tools"]] == [
-        "search_papers",
-        "get_paper",
-        "get_author",
-        "search_authors",
-        "coauthors",
-        "shared_coauthors",
-        "collaboration_path",
-        "catalog_stats",
-    ]
+    assert [tool["name"] for tool in MANIFEST["tools"]] == TOOL_NAMES
     assert MANIFEST["compatibility"] == {"platforms": ["darwin", "win32", "linux"], "runtimes": {"python": ">=3.11"}}
     server = MANIFEST["server"]
     assert server["type"] == "python"

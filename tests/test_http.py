@@ -25,6 +25,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from conftest import TOOL_NAMES
 from server.http import check_bind, is_loopback, security_settings, server_url
 
 START_TIMEOUT = 60  # seconds to wait for the server to announce its URL (a bound, not a measurement)
@@ -215,16 +216,7 @@ def test_default_is_loopback_and_answers_a_real_client(example_db: Path) -> None
             assert listening_addresses(server.port) == {"0100007F"}  # 127.0.0.1 only, not 0.0.0.0
         result = anyio.run(exercise, server.url)
     assert result["server"] == "scholar-catalog"
-    assert result["tools"] == [
-        "search_papers",
-        "get_paper",
-        "get_author",
-        "search_authors",
-        "coauthors",
-        "shared_coauthors",
-        "collaboration_path",
-        "catalog_stats",
-    ]
+    assert result["tools"] == TOOL_NAMES
     search = result["search"]
     assert not search.is_error
     assert search.structured_content["results"], search

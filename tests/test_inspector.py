@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, TOOL_NAMES
 
 NODE_TOOLS = ROOT / "scripts" / "node-tools"
 
@@ -59,16 +59,7 @@ def inspect_cli(inspector: list[str], db: Path, *options: str) -> Any:
 def test_inspector_lists_the_tools(inspector: list[str], example_db: Path) -> None:
     listed = inspect_cli(inspector, example_db, "--method", "tools/list")
     tools = {tool["name"]: tool for tool in listed["tools"]}
-    assert list(tools) == [
-        "search_papers",
-        "get_paper",
-        "get_author",
-        "search_authors",
-        "coauthors",
-        "shared_coauthors",
-        "collaboration_path",
-        "catalog_stats",
-    ]
+    assert list(tools) == TOOL_NAMES
     search = tools["search_papers"]
     assert search["inputSchema"]["type"] == "object"
     assert "query" in search["inputSchema"]["properties"]

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from conftest import build_catalog
+from conftest import TOOL_NAMES, build_catalog
 from server.app import build_server
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -263,18 +263,6 @@ def _has_out_of_range_int(arguments: dict[str, Any]) -> bool:
     return any(
         isinstance(v, int) and not isinstance(v, bool) and not INT64[0] <= v <= INT64[1] for v in arguments.values()
     )
-
-
-TOOL_NAMES = [
-    "search_papers",
-    "get_paper",
-    "get_author",
-    "search_authors",
-    "coauthors",
-    "shared_coauthors",
-    "collaboration_path",
-    "catalog_stats",
-]
 
 
 def test_the_tool_list_is_the_one_fuzzed(session: Session) -> None:
