@@ -20,6 +20,7 @@ from .common import (
     check_limit,
     clean_text,
     paper_summary,
+    papers_by_coauthor,
     require_data,
     resolve_person,
 )
@@ -42,24 +43,18 @@ TRUNCATION_NOTE = (
 
 def coauthor_rows(conn: sqlite3.Connection, author_id: int, limit: int | None) -> list[Coauthor]:
     """Coauthors of *author_id*, most shared papers first, each with up to 5 titles (newest first)."""
-    found: dict[int, Coauthor] = {}
-    for other_id, other_name, other_profile, title in conn.execute(
-        """SELECT a.id, a.name, a.profile_id, p.title
-           FROM paper_authors mine
-           JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
-           JOIN authors a ON a.id = other.author_id
-           JOIN papers p ON p.id = mine.paper_id
-           WHERE mine.author_id = ?
-           ORDER BY p.date DESC, p.id DESC""",
-        [author_id],
-    ):
-        entry = found.get(other_id)
-        if entry is None:
-            entry = found[other_id] = Coauthor(name=other_name, profile_id=other_profile, shared_papers=0, titles=[])
-        entry.shared_papers += 1
-        if len(entry.titles) < 5:
-            entry.titles.append(title)
-    ranked = sorted(found.values(), key=lambda c: (-c.shared_papers, c.name))
+    ranked = sorted(
+        (
+            Coauthor(
+                name=person.name,
+                profile_id=person.profile_id,
+                shared_papers=len(papers),
+                titles=[p.title for p in papers[:5]],
+            )
+            for person, papers in papers_by_coauthor(conn, author_id).values()
+        ),
+        key=lambda c: (-c.shared_papers, c.name),
+    )
     return ranked[:limit] if limit else ranked
 
 

@@ -188,6 +188,23 @@ def paper_summary(row: sqlite3.Row | Sequence[Any], snippet: str | None = None) 
     )
 
 
+def papers_by_coauthor(conn: sqlite3.Connection, author_id: int) -> dict[int, tuple[Person, list[PaperRef]]]:
+    """Each coauthor of *author_id* with the papers they share, newest first."""
+    out: dict[int, tuple[Person, list[PaperRef]]] = {}
+    for other_id, name, profile_id, paper_id, title, when in conn.execute(
+        """SELECT a.id, a.name, a.profile_id, p.id, p.title, p.date
+           FROM paper_authors mine
+           JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
+           JOIN authors a ON a.id = other.author_id
+           JOIN papers p ON p.id = mine.paper_id
+           WHERE mine.author_id = ? ORDER BY p.date DESC, p.id DESC""",
+        [author_id],
+    ):
+        entry = out.setdefault(other_id, (Person(other_id, name, profile_id), []))
+        entry[1].append(PaperRef(paper_id=paper_id, title=title, date=when))
+    return out
+
+
 def paper_ref(row: sqlite3.Row | Sequence[Any]) -> PaperRef:
     return PaperRef(paper_id=row[0], title=row[1], date=row[2])
 

@@ -13,8 +13,16 @@ from db.catalog import Catalog
 from db.names import Person
 
 from .authors import TRUNCATION_NOTE
-from .common import MAX_LIMIT, ToolInputError, ambiguous_error, check_limit, paper_ref, resolve_person
-from .models import Hop, PaperRef, PathResult, PersonRef, Resolution, SharedCoauthor, SharedCoauthorsResult
+from .common import (
+    MAX_LIMIT,
+    ToolInputError,
+    ambiguous_error,
+    check_limit,
+    paper_ref,
+    papers_by_coauthor,
+    resolve_person,
+)
+from .models import Hop, PathResult, PersonRef, Resolution, SharedCoauthor, SharedCoauthorsResult
 
 MAX_HOPS = 6
 MAX_VISITED = 500_000
@@ -44,22 +52,6 @@ def _resolve_pair(
     return a, res_a, b, res_b
 
 
-def _papers_by_coauthor(conn: sqlite3.Connection, author_id: int) -> dict[int, tuple[Person, list[PaperRef]]]:
-    out: dict[int, tuple[Person, list[PaperRef]]] = {}
-    for other_id, name, profile_id, paper_id, title, when in conn.execute(
-        """SELECT a.id, a.name, a.profile_id, p.id, p.title, p.date
-           FROM paper_authors mine
-           JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
-           JOIN authors a ON a.id = other.author_id
-           JOIN papers p ON p.id = mine.paper_id
-           WHERE mine.author_id = ? ORDER BY p.date DESC, p.id DESC""",
-        [author_id],
-    ):
-        entry = out.setdefault(other_id, (Person(other_id, name, profile_id), []))
-        entry[1].append(PaperRef(paper_id=paper_id, title=title, date=when))
-    return out
-
-
 def shared_coauthors(
     catalog: Catalog,
     author_a: Annotated[str, Field(description="First researcher's name (typos and accents tolerated).")] = "",
@@ -78,8 +70,8 @@ def shared_coauthors(
     check_limit(limit)
     with catalog.connection() as conn:
         a, res_a, b, res_b = _resolve_pair(catalog, conn, author_a, author_b, profile_id_a, profile_id_b)
-        with_a = _papers_by_coauthor(conn, a.author_id)
-        with_b = _papers_by_coauthor(conn, b.author_id)
+        with_a = papers_by_coauthor(conn, a.author_id)
+        with_b = papers_by_coauthor(conn, b.author_id)
         direct = with_a.get(b.author_id, (b, []))[1]
         shared = []
         for other_id in with_a.keys() & with_b.keys():
