@@ -22,8 +22,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from db.connection import open_writable  # the same schema and PRAGMAs as ingest
+from scholar_catalog.db.connection import open_writable  # the same schema and PRAGMAs as ingest
 
 MONTHS = {
     m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)

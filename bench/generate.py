@@ -40,8 +40,7 @@ from array import array
 from datetime import date, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, too
-from db.normalize import normalize_name  # the catalog's own name key
+from scholar_catalog.db.normalize import normalize_name  # the catalog's own name key
 
 AS_OF = date(2026, 11, 24)
 MANIFEST = "bench-manifest.json"

@@ -1,6 +1,6 @@
 """The MCP server: registers the tools, resources, prompts and completions on an ``MCPServer``.
 
-Every tool is a plain function in :mod:`tools`; this module only adapts it:
+Every tool is a plain function in :mod:`scholar_catalog.tools`; this module only adapts it:
 the function's own signature (minus the catalog) becomes the input schema, its
 pydantic return type the ``outputSchema``, and its docstring the description a
 model reads. Results go out as ``structuredContent`` plus a compact JSON text
@@ -31,10 +31,10 @@ from mcp_types import (
 )
 from pydantic import BaseModel, ValidationError
 
-import tools
-from db.catalog import Catalog
-from db.connection import CatalogError
-from tools.common import ToolInputError
+from scholar_catalog import tools
+from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.connection import CatalogError
+from scholar_catalog.tools.common import ToolInputError
 
 logger = logging.getLogger("scholar_catalog")
 
@@ -294,7 +294,7 @@ def _register_completions(app: MCPServer, handle: CatalogHandle) -> None:
 
 
 def _complete_names(catalog: Catalog, prefix: str, limit: int = 20) -> list[str]:
-    from db.normalize import normalize_name
+    from scholar_catalog.db.normalize import normalize_name
 
     key = normalize_name(prefix[:200])
     with catalog.connection() as conn:

@@ -1,4 +1,4 @@
-"""The ``scholar-catalog`` command: a thin layer over :mod:`db`, :mod:`tools` and :mod:`server.app`.
+"""The ``scholar-catalog`` command: a thin layer over the db, tools and server.app modules.
 
 Exit codes: 0 success, 1 a file was rejected or the catalog could not be used,
 2 usage errors (bad option, missing path). Bad input never prints a traceback.
@@ -59,8 +59,8 @@ def ingest(
     profile's listings. A bad file is reported as PATH:LINE: REASON and leaves
     the catalog as it was for that profile; the other files are still applied.
     """
-    import db.ingest as ingest_mod
-    from db.connection import CatalogError, open_writable, resolve_db_path
+    import scholar_catalog.db.ingest as ingest_mod
+    from scholar_catalog.db.connection import CatalogError, open_writable, resolve_db_path
 
     target = resolve_db_path(db_path)
     try:
@@ -82,7 +82,7 @@ def ingest(
 
 def _run_ingest(database: Any, files: list[Path], *, as_of: date | None, prune: bool, quiet: bool) -> Any:
     """Run ingest with a progress bar on a terminal; rejections go to stderr as they happen."""
-    import db.ingest as ingest_mod
+    import scholar_catalog.db.ingest as ingest_mod
 
     def report_rejection(outcome: ingest_mod.FileOutcome) -> None:
         if outcome.status == "rejected":
@@ -163,7 +163,7 @@ def serve(
     HTTP binds to 127.0.0.1:8765 by default and checks the Host and Origin headers;
     binding to any other address requires a bearer token (--token or $SCHOLAR_CATALOG_TOKEN).
     """
-    from db.connection import resolve_db_path
+    from scholar_catalog.db.connection import resolve_db_path
 
     if not use_http:
         options = (("--host", host is not None), ("--port", port is not None), ("--allow-host", bool(allow_hosts)))
@@ -179,7 +179,7 @@ def serve(
     if use_http:
         _serve_http(target, host, port, token, allow_hosts)
         return
-    from server.app import build_server
+    from scholar_catalog.server.app import build_server
 
     if sys.stdin.isatty():  # a person ran it at a terminal: say what is going on (stdout stays protocol-only)
         click.echo(
@@ -194,7 +194,7 @@ def serve(
 
 
 def _check_http_bind(host: str | None, token: str | None) -> None:
-    from server.http import DEFAULT_HOST, BindError, check_bind
+    from scholar_catalog.server.http import DEFAULT_HOST, BindError, check_bind
 
     try:
         check_bind(host or DEFAULT_HOST, token)
@@ -205,7 +205,7 @@ def _check_http_bind(host: str | None, token: str | None) -> None:
 def _serve_http(
     target: Path, host: str | None, port: int | None, token: str | None, allow_hosts: tuple[str, ...]
 ) -> None:
-    from server.http import DEFAULT_HOST, DEFAULT_PORT, serve_http
+    from scholar_catalog.server.http import DEFAULT_HOST, DEFAULT_PORT, serve_http
 
     address = host or DEFAULT_HOST
     try:
@@ -223,8 +223,8 @@ def _serve_http(
 
 
 def _sync_profiles(target: Path, profiles: Path, as_of: date | None) -> None:
-    import db.ingest as ingest_mod
-    from db.connection import CatalogError, open_writable
+    import scholar_catalog.db.ingest as ingest_mod
+    from scholar_catalog.db.connection import CatalogError, open_writable
 
     if not profiles.is_dir():
         raise click.BadParameter(f"{profiles}: not a directory", param_hint="--profiles")
@@ -252,7 +252,7 @@ def list_tools() -> None:
     """List the tools the server offers, with their arguments."""
     import inspect
 
-    from server.app import TOOLS
+    from scholar_catalog.server.app import TOOLS
 
     for fn, title in TOOLS:
         params = list(inspect.signature(fn).parameters)[1:]
@@ -274,7 +274,7 @@ def call(tool: str, arguments: tuple[str, ...], db_path: Path | None, as_json: b
     """
     import anyio
 
-    from db.connection import resolve_db_path
+    from scholar_catalog.db.connection import resolve_db_path
 
     pairs: dict[str, str] = {}
     for item in arguments:
@@ -300,7 +300,7 @@ async def _call_tool(db_path: Path, tool: str, pairs: dict[str, str]) -> Any:
     """
     from mcp import Client
 
-    from server.app import build_server
+    from scholar_catalog.server.app import build_server
 
     async with Client(build_server(db_path)) as client:
         listed = {t.name: t for t in (await client.list_tools()).tools}
@@ -350,9 +350,9 @@ def _render(value: Any, indent: int = 0) -> str:
 
 
 def _rebuild(target: Path, files: list[Path], *, as_of: date | None, quiet: bool) -> None:
-    import db.ingest as ingest_mod
-    from db.connection import CatalogError
-    from db.rebuild import rebuild
+    import scholar_catalog.db.ingest as ingest_mod
+    from scholar_catalog.db.connection import CatalogError
+    from scholar_catalog.db.rebuild import rebuild
 
     try:
         report = rebuild(

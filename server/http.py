@@ -11,7 +11,7 @@ Off by default; stdio stays the normal transport. The HTTP server
   foreign ``Host`` gets 421, a foreign ``Origin`` 403.
 
 The MCP endpoint is ``/mcp``. The app is ``build_server(db_path).streamable_http_app(...)``
-from :mod:`server.app`, wrapped in the token check and served with uvicorn.
+from :mod:`scholar_catalog.server.app`, wrapped in the token check and served with uvicorn.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ def build_http_app(
     extra_hosts: Iterable[str] = (),
 ) -> ASGIApp:
     """The ASGI app: the MCP Streamable HTTP endpoint at ``/mcp``, Host/Origin-checked, token-checked if set."""
-    from server.app import build_server
+    from scholar_catalog.server.app import build_server
 
     check_bind(host, token)
     app = build_server(Path(db_path)).streamable_http_app(

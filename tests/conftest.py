@@ -30,8 +30,8 @@ requires_seeds = pytest.mark.skipif(not SEEDS.is_dir(), reason="../shared/seeds 
 
 def build_catalog(db_path: Path, *paths: Path, as_of: date = AS_OF) -> Path:
     """Ingest *paths* into a new catalog at *db_path* and return the path."""
-    from db.connection import open_writable
-    from db.ingest import ingest
+    from scholar_catalog.db.connection import open_writable
+    from scholar_catalog.db.ingest import ingest
 
     database = open_writable(db_path)
     try:

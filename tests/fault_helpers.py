@@ -39,7 +39,7 @@ TRACEBACK_MARKERS = ("Traceback (most recent call last)", 'File "/', "  File ")
 def cli_command(*args: str | os.PathLike[str]) -> list[str]:
     """The ``scholar-catalog`` command line (the installed script next to this Python, else ``-m``)."""
     script = Path(sys.executable).with_name("scholar-catalog")
-    head = [str(script)] if script.exists() else [sys.executable, "-m", "server.cli"]
+    head = [str(script)] if script.exists() else [sys.executable, "-m", "scholar_catalog"]
     return [*head, *map(str, args)]
 
 

@@ -14,7 +14,7 @@ BENCH = ROOT / "bench"
 def test_generator_is_deterministic_and_parses(tmp_path: Path) -> None:
     from datetime import date
 
-    from db.parser import parse_profile
+    from scholar_catalog.db.parser import parse_profile
 
     sys.path.insert(0, str(BENCH))
     try:

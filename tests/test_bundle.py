@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
+import scholar_catalog
 from conftest import EXAMPLES, ROOT, TOOL_NAMES
-from server.app import TOOLS
+from scholar_catalog.server.app import TOOLS
 
 NODE_TOOLS = ROOT / "scripts" / "node-tools"
 MANIFEST = json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
@@ -42,8 +42,7 @@ needs_node = pytest.mark.skipif(
 def test_manifest_declares_the_server_as_it_is() -> None:
     assert MANIFEST["manifest_version"] == "0.3"
     assert MANIFEST["name"] == "scholar-catalog"
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
-    assert MANIFEST["version"] == version
+    assert MANIFEST["version"] == scholar_catalog.__version__  # the version's one source
     expected = [
         {"name": fn.__name__, "description": inspect.cleandoc(fn.__doc__ or "").splitlines()[0]} for fn, _ in TOOLS
     ]
@@ -163,7 +162,14 @@ def test_bundle_contents(bundle_dir: Path) -> None:
     assert manifest["compatibility"]["platforms"] == [sys.platform if sys.platform != "cygwin" else "win32"]
     assert (bundle_dir / "server" / "main.py").is_file()
     lib = bundle_dir / "server" / "lib"
-    for package in ("server/app.py", "db/catalog.py", "tools/papers.py", "mcp", "pydantic_core", "rapidfuzz"):
+    for package in (
+        "scholar_catalog/server/app.py",
+        "scholar_catalog/db/catalog.py",
+        "scholar_catalog/tools/papers.py",
+        "mcp",
+        "pydantic_core",
+        "rapidfuzz",
+    ):
         assert (lib / package).exists(), package
     assert json.loads((lib / "BUNDLE_TARGET.json").read_text())["python"] == running
     assert sorted(p.name for p in (bundle_dir / "examples" / "profiles").glob("*.txt")) == sorted(

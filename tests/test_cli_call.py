@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from helpers_mcp import TOOL_ARGUMENTS, server_executable
 
-from server.cli import cli
+from scholar_catalog.server.cli import cli
 
 
 def run(*args: str) -> Result:

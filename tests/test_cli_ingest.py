@@ -1,4 +1,4 @@
-"""Tests for ``scholar-catalog ingest`` (:func:`server.cli.cli`): exit codes, messages, summary, database location."""
+"""Tests for ``scholar-catalog ingest``: exit codes, messages, summary, database location."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conftest import AS_OF, SEEDS, requires_seeds
-from server.cli import cli
+from scholar_catalog.server.cli import cli
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "parser"
 TRUNCATED_REASON = "19: heading declares 3 papers but 2 entries were found (truncated or damaged file?)"
@@ -161,7 +161,7 @@ def test_created_database_uses_wal(tmp_path: Path) -> None:
     db = tmp_path / "c.db"
     assert invoke("ingest", good_dir(tmp_path), "--db", db).exit_code == 0
     assert rows(db, "PRAGMA journal_mode") == [("wal",)]
-    from db.schema import SCHEMA_VERSION
+    from scholar_catalog.db.schema import SCHEMA_VERSION
 
     assert rows(db, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
 
@@ -293,7 +293,7 @@ def test_catalog_of_another_schema_version_exit_1_and_says_rebuild(tmp_path: Pat
 
 
 def test_rebuild_replaces_a_catalog_of_another_schema_version(tmp_path: Path) -> None:
-    from db.schema import SCHEMA_VERSION
+    from scholar_catalog.db.schema import SCHEMA_VERSION
 
     db = tmp_path / "c.db"
     folder = good_dir(tmp_path)

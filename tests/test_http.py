@@ -26,7 +26,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from conftest import TOOL_NAMES
-from server.http import check_bind, is_loopback, security_settings, server_url
+from scholar_catalog.server.http import check_bind, is_loopback, security_settings, server_url
 
 START_TIMEOUT = 60  # seconds to wait for the server to announce its URL (a bound, not a measurement)
 INITIALIZE = {
@@ -46,7 +46,7 @@ class RunningServer:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from server.cli import main; main()", *args]
+    return [sys.executable, "-m", "scholar_catalog", *args]
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Tests for :mod:`db.ingest`: loading profile files into a catalog, incrementally and per file atomically."""
+"""Tests for :mod:`scholar_catalog.db.ingest`: loading profiles into a catalog, incrementally, per file atomically."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from conftest import AS_OF, SEEDS, requires_seeds
-from db.connection import open_writable
-from db.ingest import IngestReport, UsageError, discover, ingest
-from db.schema import FTS_COLUMNS
+from scholar_catalog.db.connection import open_writable
+from scholar_catalog.db.ingest import IngestReport, UsageError, discover, ingest
+from scholar_catalog.db.schema import FTS_COLUMNS
 
 SEED_A = "000_67c3570f253eda13"
 SEED_B = "004_cc442b40650344ee"
@@ -667,7 +667,7 @@ SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_face
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
-    from db.schema import SCHEMA_VERSION
+    from scholar_catalog.db.schema import SCHEMA_VERSION
 
     database = open_writable(tmp_path / "c.db")
     try:
@@ -683,7 +683,7 @@ def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
 
 
 def test_catalog_of_another_schema_version_is_refused(tmp_path: Path) -> None:
-    from db.connection import CatalogError
+    from scholar_catalog.db.connection import CatalogError
 
     db = tmp_path / "c.db"
     open_writable(db).conn.close()

@@ -40,7 +40,7 @@ def inspector() -> list[str]:
 def server_command(db: Path) -> list[str]:
     """`scholar-catalog serve --db DB`, from the environment running the tests."""
     script = shutil.which("scholar-catalog", path=str(Path(sys.executable).parent))
-    base = [script] if script else [sys.executable, "-c", "from server.cli import main; main()"]
+    base = [script] if script else [sys.executable, "-m", "scholar_catalog"]
     return [*base, "serve", "--db", str(db)]
 
 

@@ -1,4 +1,4 @@
-"""Tests for :mod:`db.normalize`: the keys that identify authors and deduplicate papers."""
+"""Tests for :mod:`scholar_catalog.db.normalize`: the keys that identify authors and deduplicate papers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db.normalize import fold, normalize_name, normalize_title
+from scholar_catalog.db.normalize import fold, normalize_name, normalize_title
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Tests for :mod:`db.parser`: the real seed profiles, one hand-written fixture per
+"""Tests for :mod:`scholar_catalog.db.parser`: the real seed profiles, one hand-written fixture per
 format variation, year-less date resolution, damaged input, and hypothesis properties."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import AS_OF, SEEDS, requires_seeds
-from db.parser import Profile, ProfileParseError, decode_profile_bytes, parse_profile, resolve_date
+from scholar_catalog.db.parser import Profile, ProfileParseError, decode_profile_bytes, parse_profile, resolve_date
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "parser"
 SEED_A = "000_67c3570f253eda13.txt"

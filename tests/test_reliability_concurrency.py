@@ -36,9 +36,9 @@ from fault_helpers import (
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-import db.ingest as ingest_mod
-from db.connection import ENV_BUSY_TIMEOUT, open_writable
-from server.app import build_server
+import scholar_catalog.db.ingest as ingest_mod
+from scholar_catalog.db.connection import ENV_BUSY_TIMEOUT, open_writable
+from scholar_catalog.server.app import build_server
 
 MAX_POLLS = 20_000  # bounds the polling loops; each poll is a few tool calls
 

@@ -41,10 +41,10 @@ from fault_helpers import (
 )
 from mcp import Client
 
-import db.ingest as ingest_mod
+import scholar_catalog.db.ingest as ingest_mod
 from conftest import build_catalog
-from db.connection import open_writable
-from server.app import build_server
+from scholar_catalog.db.connection import open_writable
+from scholar_catalog.server.app import build_server
 
 # -- bad database files --------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from conftest import TOOL_NAMES, build_catalog
-from server.app import build_server
+from scholar_catalog.server.app import build_server
 
 INT64 = (-(2**63), 2**63 - 1)
 

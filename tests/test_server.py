@@ -27,7 +27,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import PromptReference, ResourceTemplateReference
 
 from conftest import EXAMPLES, build_catalog
-from server.app import build_server
+from scholar_catalog.server.app import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -491,7 +491,7 @@ EMPTY_CALLS: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.fixture
 def empty_db(tmp_path: Path) -> Path:
-    from db.connection import open_writable
+    from scholar_catalog.db.connection import open_writable
 
     path = tmp_path / "empty.db"
     open_writable(path).conn.close()
@@ -529,7 +529,7 @@ async def test_catalog_filled_while_serving_is_picked_up(tmp_path: Path) -> None
     path = tmp_path / "later.db"
     async with Client(build_server(path)) as client:
         assert "scholar-catalog ingest" in await error(client, "catalog_stats")
-        from db.connection import open_writable
+        from scholar_catalog.db.connection import open_writable
 
         open_writable(path).conn.close()
         assert "empty" in await error(client, "search_papers", query="retrieval")

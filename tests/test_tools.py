@@ -17,7 +17,7 @@ import pytest
 from helpers_mcp import error, ok, titles
 from mcp import Client
 
-from server.app import build_server
+from scholar_catalog.server.app import build_server
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,7 @@
 """The tools: plain functions from validated arguments to pydantic results.
 
-Each takes a :class:`db.catalog.Catalog` first; :mod:`server.app` registers
-them with the MCP server. They raise :class:`tools.common.ToolInputError` with a
+Each takes a :class:`scholar_catalog.db.catalog.Catalog` first; :mod:`scholar_catalog.server.app` registers
+them with the MCP server. They raise :class:`scholar_catalog.tools.common.ToolInputError` with a
 message that tells the model what to do next.
 """
 

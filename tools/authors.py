@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from db.catalog import Catalog
-from db.names import Person
-from db.normalize import normalize_name
+from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.names import Person
+from scholar_catalog.db.normalize import normalize_name
 
 from .common import (
     MAX_LIMIT,

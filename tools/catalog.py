@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog
 
 from .models import CountItem, SourceDir, StatsResult, YearCount
 

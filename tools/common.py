@@ -9,8 +9,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from db.catalog import Catalog
-from db.names import ACCEPT_SCORE, NameMatch, Person
+from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.names import ACCEPT_SCORE, NameMatch, Person
 
 from .models import Candidate, PaperRef, PaperSummary, Resolution
 

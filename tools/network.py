@@ -9,8 +9,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from db.catalog import Catalog
-from db.names import Person
+from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.names import Person
 
 from .authors import TRUNCATION_NOTE
 from .common import (

@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from db.catalog import Catalog
-from db.normalize import normalize_name, normalize_title
-from db.schema import BM25_WEIGHTS
+from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.normalize import normalize_name, normalize_title
+from scholar_catalog.db.schema import BM25_WEIGHTS
 
 from .common import (
     MAX_LIMIT,

@@ -105,7 +105,7 @@ def fill_options(args):
 def main():
     check_runtime()
     arguments = fill_options(sys.argv[1:])
-    from server.cli import cli
+    from scholar_catalog.server.cli import cli
 
     cli.main(args=arguments, prog_name="scholar-catalog")
 
