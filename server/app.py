@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 from scholar_catalog import tools
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import CatalogError
+from scholar_catalog.server.exports import register_export_resources
 from scholar_catalog.tools.common import ToolInputError
 
 logger = logging.getLogger("scholar_catalog")
@@ -185,6 +186,7 @@ def build_server(db_path: str | os.PathLike[str]) -> MCPServer:
             ),
         )
     _register_resources(app, handle)
+    register_export_resources(app, handle)
     _register_prompts(app)
     _register_completions(app, handle)
     return app
