@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 from scholar_catalog import tools
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import CatalogError
+from scholar_catalog.server.apps import build_apps, ui_meta
 from scholar_catalog.server.exports import register_export_resources
 from scholar_catalog.tools.common import ToolInputError
 
@@ -169,6 +170,7 @@ def build_server(db_path: str | os.PathLike[str]) -> MCPServer:
         instructions=INSTRUCTIONS,
         version=_version(),
         log_level="WARNING",
+        extensions=[build_apps(TOOL_FUNCTIONS)],
     )
     app.catalog_handle = handle  # type: ignore[attr-defined]
     for fn, title in TOOLS:
@@ -184,6 +186,7 @@ def build_server(db_path: str | os.PathLike[str]) -> MCPServer:
                 idempotent_hint=True,
                 open_world_hint=False,
             ),
+            meta=ui_meta(fn.__name__),
         )
     _register_resources(app, handle)
     register_export_resources(app, handle)
