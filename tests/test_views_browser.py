@@ -121,7 +121,7 @@ class Shown:
 
     def screenshot(self, path: Path) -> None:
         self.page.wait_for_timeout(150)  # let the last size change land
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.locator("iframe").screenshot(path=str(path))
 
 
 @pytest.fixture
