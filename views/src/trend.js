@@ -1,5 +1,5 @@
 // Trend view for topic_trends: papers per year (stacked: with / without code) or per category.
-import { add, h, legend, startView, yearBars } from "./common.js";
+import { add, fillYears, h, legend, startView, yearBars } from "./common.js";
 
 function render(result, app, root) {
   const what = result.query ? `“${result.query}”` : "All papers";
@@ -14,10 +14,18 @@ function render(result, app, root) {
       ["var(--code)", "with code"],
       ["var(--nocode)", "without code"],
     ]),
-    result.group_by === "category" ? categoryBars(result.buckets, onHover) : yearBars(result.buckets, { width: root.clientWidth || 600, height: 190, onHover }),
+    result.group_by === "category"
+      ? categoryBars(result.buckets, onHover)
+      : yearBars(withGaps(result.buckets), { width: root.clientWidth || 600, height: 190, onHover }),
     hover,
     result.note ? h("div", { class: "note" }, result.note) : null,
   );
+}
+
+// Years without papers show as gaps rather than disappearing.
+function withGaps(buckets) {
+  if (!buckets.every((b) => /^\d{4}$/.test(String(b.key)))) return buckets;
+  return fillYears(new Map(buckets.map((b) => [Number(b.key), b])));
 }
 
 // One row per category, longest first: a bar is papers, its darker part those with code.
