@@ -200,6 +200,17 @@ def test_network_view_draws_each_coauthor_and_a_click_fetches_their_card_through
     _no_policy_errors(shown)
 
 
+def test_namesakes_met_while_expanding_stay_two_people(show: Any) -> None:
+    shown = show("coauthors", {"name": "Henrik Solberg"})
+    shown.frame.locator('g.node[data-key="p:ex05_wei-zhang-db"]').wait_for(timeout=TIMEOUT_MS)
+    for profile_id in ("ex04_jose-alvarez", "ex03_chen-ming"):  # Henrik -> José -> 陈明, who wrote with the other
+        shown.frame.locator(f'g.node[data-key="p:{profile_id}"]').click()
+        shown.frame.locator("#card[data-name] #expand").click()
+        shown.frame.locator("#expand:has-text('Added'), #expand:has-text('No one new')").wait_for(timeout=TIMEOUT_MS)
+    keys = shown.frame.locator('g.node[data-name="Wei Zhang"]').evaluate_all("nodes => nodes.map(n => n.dataset.key)")
+    assert sorted(keys) == ["p:ex05_wei-zhang-db", "p:ex09_wei-zhang-cv"]
+
+
 def test_shared_coauthors_view_highlights_the_two_people_compared(show: Any, shots: Path) -> None:
     for theme in ("light", "dark"):
         shown = show("shared_coauthors", {"author_a": "陈明", "author_b": "Amara Okonkwo"}, theme=theme)

@@ -304,6 +304,9 @@ async function select(view, node) {
     author.candidates.length
       ? h("div", { class: "small" }, `${author.candidates.length} profiles share this name; pick one by profile id.`)
       : null,
+    !node.profile_id && author.profile_id
+      ? h("div", { class: "small muted" }, "This name also belongs to a profile: the card shows the profile, which may be a namesake.")
+      : null,
     h("div", { class: "figures" },
       figure(formatNumber(author.papers_in_catalog), "papers here"),
       figure(formatNumber(author.h_index), "h-index"),
