@@ -281,6 +281,16 @@ def test_author_view_charts_every_paper_per_year_and_opens_a_paper_record(
     _no_policy_errors(shown)
 
 
+def test_views_run_under_the_hosts_default_csp_which_refuses_network_access(show: Any, server: str) -> None:
+    shown = show("coauthors", {"name": "Zoë Hartmann"})
+    shown.frame.locator("svg.graph[data-nodes]").wait_for(timeout=TIMEOUT_MS)
+    view = next(frame for frame in shown.page.frames if frame != shown.page.main_frame)
+    outcome = view.evaluate(f"fetch('{server}/mcp').then(() => 'fetched', e => 'refused: ' + e.message)")
+    assert outcome.startswith("refused")
+    shown.page.wait_for_timeout(100)
+    assert any("Content Security Policy" in line for line in shown.console)  # what _no_policy_errors looks for
+
+
 def test_views_fit_a_400_pixel_wide_chat(show: Any, shots: Path) -> None:
     for tool, arguments in (
         ("coauthors", {"name": "陈明"}),

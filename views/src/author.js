@@ -1,5 +1,5 @@
 // Author view for get_author: figures, papers per year (with / without code), topics, coauthors, papers.
-import { add, put, callTool, figure, fillYears, formatNumber, h, legend, startView, who, yearBars } from "./common.js";
+import { add, put, callTool, figure, yearSpan, fillYears, formatNumber, h, legend, startView, who, yearBars } from "./common.js";
 
 const MAX_PAGES = 20; // papers per year are counted from at most 2,000 papers (search_papers pages of 100)
 
@@ -13,7 +13,7 @@ function render(result, app, root) {
     resolution.match === "fuzzy" || resolution.match === "normalized"
       ? `matched “${resolution.query}” (${resolution.match}${resolution.match === "fuzzy" ? `, ${Math.round(resolution.confidence * 100)}%` : ""})`
       : null;
-  const years = result.years_active.length ? `${result.years_active[0]}–${result.years_active[1]}` : "–";
+  const years = yearSpan(result.years_active);
   const chart = h("div", { id: "per-year" }, h("p", { class: "muted small" }, "Counting papers per year…"));
   const papers = h("ul", { class: "plain", id: "papers" });
   add(root, 

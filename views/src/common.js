@@ -76,6 +76,14 @@ export function who(person) {
 
 export const formatNumber = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
 
+// [2019, 2026] -> "2019–26" (short enough for a figure box at 400 px)
+export function yearSpan(range) {
+  if (!range?.length) return "–";
+  const [first, last] = range.map(String);
+  if (first === last) return first;
+  return first.slice(0, 2) === last.slice(0, 2) ? `${first}–${last.slice(2)}` : `${first}–${last}`;
+}
+
 export function figure(value, label) {
   return h("div", { class: "figure" }, h("b", {}, value), h("span", {}, label));
 }

@@ -1,6 +1,6 @@
 // Network view for coauthors, shared_coauthors and collaboration_path: people as nodes, shared papers as edges.
 import { forceCollide, forceLink, forceManyBody, forceSimulation, forceX, forceY } from "d3-force";
-import { add, put, callTool, figure, formatNumber, h, legend, s, startView, who } from "./common.js";
+import { add, put, callTool, figure, yearSpan, formatNumber, h, legend, s, startView, who } from "./common.js";
 
 const MAX_NODES = 200;
 
@@ -297,7 +297,7 @@ async function select(view, node) {
   card.setAttribute("data-name", author.name);
   const expand = h("button", { class: "primary", id: "expand" }, "Expand: add their coauthors");
   expand.addEventListener("click", () => expandNode(view, node, expand));
-  const years = author.years_active.length ? `${author.years_active[0]}–${author.years_active[1]}` : "–";
+  const years = yearSpan(author.years_active);
   put(card, 
     h("div", { class: "row" }, h("b", { style: "font-size:15px" }, author.name),
       h("span", { class: "muted small" }, author.profile_id ? `profile ${author.profile_id}` : "known from author lists")),
