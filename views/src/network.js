@@ -145,8 +145,8 @@ function layout(view, relayout) {
   const spacing = slots > 2 ? 120 : 300;
   const slotX = (d) => (d.slot === undefined ? 0 : (d.slot - (slots - 1) / 2) * spacing);
   const simulation = forceSimulation(nodes)
-    .force("link", forceLink(links).id((d) => d.key).distance(n > 80 ? 34 : n > 30 ? 60 : 110).strength(0.5))
-    .force("charge", forceManyBody().strength(n > 80 ? -60 : n > 30 ? -160 : -420))
+    .force("link", forceLink(links).id((d) => d.key).distance(n > 80 ? 48 : n > 30 ? 60 : 110).strength(0.5))
+    .force("charge", forceManyBody().strength(n > 80 ? -90 : n > 30 ? -160 : -420))
     .force("collide", forceCollide(n > 30 ? 12 : 22))
     .force("x", forceX(slotX).strength((d) => (d.slot === undefined ? 0.06 : 0.9)))
     .force("y", forceY(0).strength((d) => (d.slot === undefined ? 0.08 : 0.5)))
@@ -164,7 +164,21 @@ function draw(view, relayout = true) {
   // Fit the layout into the view's width at most 1:1, so text stays its real size at any width.
   const width = Math.max(300, Math.round(svg.parentElement.clientWidth || 600));
   const maxHeight = Math.round(Math.min(560, Math.max(280, width * 0.8)));
-  const labelled = nodes.length <= 30;
+  // Small graphs name everyone; larger ones name the highlighted, the selected and the best connected,
+  // and the rest on hover (each node's title), so the names stay readable up to 200 people.
+  const big = nodes.length > 30;
+  const strength = new Map();
+  for (const l of links) {
+    for (const end of [l.source.key ?? l.source, l.target.key ?? l.target]) {
+      strength.set(end, (strength.get(end) || 0) + l.weight);
+    }
+  }
+  const named = new Set(
+    big
+      ? [...nodes].sort((a, b) => (strength.get(b.key) || 0) - (strength.get(a.key) || 0)).slice(0, 12).map((d) => d.key)
+      : nodes.map((d) => d.key),
+  );
+  for (const d of nodes) if (d.hl || d.key === view.selected) named.add(d.key);
   const slotted = nodes.filter((d) => d.slot !== undefined).length;
   const padY = 26;
   const xs = nodes.map((d) => d.x);
@@ -175,7 +189,7 @@ function draw(view, relayout = true) {
   let scale = Math.min(1, (maxHeight - 2 * padY) / spanY);
   for (const d of nodes) {
     const dx = d.x - cx;
-    const text = labelled || d.profile_id || d.hl ? textWidth(d.name, d.hl) + 16 : 10;
+    const text = named.has(d.key) ? textWidth(d.name, d.hl) + 16 : 10;
     const reach = d.slot !== undefined && slotted > 2 ? text / 2 : text;
     if (Math.abs(dx) > 1) scale = Math.min(scale, (width / 2 - 6 - reach) / Math.abs(dx));
   }
@@ -186,6 +200,7 @@ function draw(view, relayout = true) {
     d.py = height / 2 + (d.y - cy) * scale;
     d.left = d.x - cx < -1;
   }
+  if (big) dropCrowdedLabels(nodes, named, strength, view.selected);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("height", height);
   svg.setAttribute("data-nodes", nodes.length);
@@ -216,7 +231,7 @@ function draw(view, relayout = true) {
   }
   for (const d of nodes) {
     const owner = Boolean(d.profile_id);
-    const r = owner ? 8 : 5.5;
+    const r = (owner ? 8 : 5.5) * (big ? 0.75 : 1);
     const group = s("g", {
       class: "node" + (d.hl ? " hl" : "") + (owner ? " owner" : " listed"),
       "data-key": d.key,
@@ -239,7 +254,7 @@ function draw(view, relayout = true) {
         "stroke-width": owner ? 1.5 : 2,
       }),
     );
-    if (labelled || owner || d.hl || view.selected === d.key) {
+    if (named.has(d.key)) {
       group.append(
         s("text", {
           ...(d.slot === undefined || slotted <= 2
@@ -255,6 +270,20 @@ function draw(view, relayout = true) {
   }
   svg.append(edgeLayer, nodeLayer);
   view.status.textContent = graph.capped ? `Showing ${MAX_NODES} people; ${graph.capped} more left out.` : "";
+}
+
+// In a big graph, a name that would overlap one already placed is left to the hover title; the
+// highlighted and selected people are always named (placed first), then the best connected.
+function dropCrowdedLabels(nodes, named, strength, selected) {
+  const rank = (d) => (d.hl || d.key === selected ? 1e9 : strength.get(d.key) || 0);
+  const placed = [];
+  for (const d of [...nodes].filter((n) => named.has(n.key)).sort((a, b) => rank(b) - rank(a))) {
+    const w = textWidth(d.name, d.hl) + 10;
+    const box = d.left ? [d.px - w, d.px, d.py - 9, d.py + 7] : [d.px, d.px + w, d.py - 9, d.py + 7];
+    const clash = placed.some((o) => box[0] < o[1] && o[0] < box[1] && box[2] < o[3] && o[2] < box[3]);
+    if (clash && rank(d) < 1e9) named.delete(d.key);
+    else placed.push(box);
+  }
 }
 
 let measure = null;
