@@ -14,6 +14,7 @@ browser download is never used. Without them the tests skip, except in CI (``$CI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -28,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, build_catalog
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.server.app import TOOL_FUNCTIONS
 from scholar_catalog.tools import coauthors, get_author, search_papers
@@ -74,11 +75,11 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture(scope="module")
-def server(example_db: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def _serving(db: Path) -> Iterator[str]:
     """``scholar-catalog serve --http`` on a free loopback port; yields its base URL."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "scholar_catalog", "serve", "--http", "--port", "0", "--db", str(example_db)],
+        [sys.executable, "-m", "scholar_catalog", "serve", "--http", "--port", "0", "--db", str(db)],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -91,6 +92,12 @@ def server(example_db: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(example_db: Path) -> Iterator[str]:
+    with _serving(example_db) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +135,9 @@ class Shown:
 def show(browser: Any, server: str) -> Iterator[Any]:
     contexts: list[Any] = []
 
-    def open_view(tool: str, arguments: dict[str, Any], theme: str = "light", width: int = 640) -> Shown:
+    def open_view(
+        tool: str, arguments: dict[str, Any], theme: str = "light", width: int = 640, server: str = server
+    ) -> Shown:
         context = browser.new_context(viewport={"width": width + 40, "height": 800}, color_scheme=theme)
         contexts.append(context)
         page = context.new_page()
@@ -193,7 +202,7 @@ def test_network_view_draws_each_coauthor_and_a_click_fetches_their_card_through
     shown.frame.locator("#expand:has-text('Added'), #expand:has-text('No one new')").wait_for(timeout=TIMEOUT_MS)
     assert "coauthors" in shown.state["proxiedCalls"]
     keys = set(shown.frame.locator("g.node").evaluate_all("nodes => nodes.map(n => n.dataset.key)"))
-    theirs = coauthors(Catalog(example_db), profile_id=person["profile_id"], limit=20).coauthors
+    theirs = coauthors(Catalog(example_db), profile_id=person["profile_id"], limit=100).coauthors
     assert {f"p:{c.profile_id}" for c in theirs if c.profile_id} <= keys
     assert shown.count("g.node") >= before
     shown.screenshot(shots / "network-expanded-light.png")
@@ -317,3 +326,50 @@ def test_trend_view_bars_equal_the_per_year_counts(show: Any, shots: Path) -> No
         assert len(bars) == max(years) - min(years) + 1  # empty years show as gaps
         shown.screenshot(shots / f"trend-{theme}.png")
         _no_policy_errors(shown)
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[tuple[str, str]]:
+    """A server over 300 generated profiles (bench/generate.py), and its best-connected profile."""
+    folder = tmp_path_factory.mktemp("crowded")
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "generate.py"), str(folder / "profiles"), "--profiles", "300"],
+        check=True,
+        capture_output=True,
+    )
+    db = build_catalog(folder / "catalog.db", folder / "profiles")
+    with Catalog(db).connection() as conn:
+        (hub,) = conn.execute(
+            """SELECT a.profile_id FROM paper_authors mine JOIN authors a ON a.id = mine.author_id
+               JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
+               WHERE a.profile_id IS NOT NULL GROUP BY a.id ORDER BY count(DISTINCT other.author_id) DESC LIMIT 1"""
+        ).fetchone()
+    with _serving(db) as url:
+        yield url, hub
+
+
+def test_a_crowded_network_stops_at_200_people_and_its_names_never_overlap(
+    show: Any, crowded: Any, shots: Path
+) -> None:
+    url, hub = crowded
+    shown = show("coauthors", {"profile_id": hub, "limit": 100}, server=url)
+    graph = shown.frame.locator("svg.graph[data-nodes]")
+    graph.wait_for(timeout=TIMEOUT_MS)
+    assert int(graph.get_attribute("data-nodes")) == 101
+    for attempt in range(12):
+        if int(graph.get_attribute("data-nodes")) >= 200:
+            break
+        shown.frame.locator("g.node.owner:not(.hl)").nth(attempt).dispatch_event("click")
+        shown.frame.locator("#card[data-name] #expand").click()
+        shown.frame.locator("#expand:has-text('Added'), #expand:has-text('No one new')").wait_for(timeout=TIMEOUT_MS)
+    assert shown.count("g.node") == int(graph.get_attribute("data-nodes")) == 200
+    assert shown.frame.locator("#status").inner_text().startswith("Showing 200 people")
+    boxes = shown.frame.locator("g.node text").evaluate_all(
+        "texts => texts.map(t => { const b = t.getBoundingClientRect(); return [b.left, b.right, b.top, b.bottom]; })"
+    )
+    assert 5 <= len(boxes) < 60
+    shown.screenshot(shots / "network-200-light.png")
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            overlap = min(a[1], b[1]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[2], b[2]) > 1
+            assert not overlap, (a, b)

@@ -351,7 +351,7 @@ async function expandNode(view, node, button) {
   button.disabled = true;
   button.textContent = "Adding coauthors…";
   try {
-    const result = await callTool(view.app, "coauthors", { ...who(node), limit: 20 });
+    const result = await callTool(view.app, "coauthors", { ...who(node), limit: 100 });
     const before = view.graph.nodes.size;
     view.graph.addCoauthors(result);
     const added = view.graph.nodes.size - before;
