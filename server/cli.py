@@ -450,6 +450,16 @@ def _fail(message: str, code: int = 1) -> Any:
     sys.exit(code)
 
 
+def _add_setup_commands() -> None:
+    from .cli_setup import connect, status
+
+    cli.add_command(connect)
+    cli.add_command(status)
+
+
+_add_setup_commands()
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="scholar-catalog")
