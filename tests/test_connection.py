@@ -1,0 +1,261 @@
+"""How the catalog is opened (db/connection.py): each layer of read-only checked on its own, and the
+refusals of files that are not catalogs, each with the message that says what to do."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, build_catalog
+from scholar_catalog.db import connection
+from scholar_catalog.db.connection import (
+    BUSY_TIMEOUT_MS,
+    LOCKED_HINT,
+    CatalogError,
+    busy_timeout_ms,
+    check_replaceable,
+    default_db_path,
+    open_readonly,
+    open_writable,
+    resolve_db_path,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_catalog(tmp_path_factory.mktemp("conn") / "catalog.db", EXAMPLES)
+
+
+@pytest.fixture
+def reader(catalog_path: Path) -> sqlite3.Connection:
+    conn = open_readonly(catalog_path)
+    yield conn
+    conn.close()
+
+
+def foreign_db(path: Path, tables: int = 1) -> Path:
+    conn = sqlite3.connect(path)
+    for i in range(tables):
+        conn.execute(f"CREATE TABLE t{i} (x)")
+    conn.commit()
+    conn.close()
+    return path
+
+
+# -- read-only, layer by layer -------------------------------------------------------------
+
+
+def test_the_reader_is_query_only(reader: sqlite3.Connection) -> None:
+    assert reader.execute("PRAGMA query_only").fetchone()[0] == 1
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reader.execute(
+            "CREATE TEMP TABLE scratch (x)"
+        )  # a temp table needs no write to the file: only query_only stops it
+
+
+def test_the_reader_opens_the_file_with_mode_ro(reader: sqlite3.Connection, catalog_path: Path) -> None:
+    reader.execute("PRAGMA query_only = OFF")
+    reader.execute("CREATE TEMP TABLE scratch (x)")  # allowed again: query_only was what refused it
+    with pytest.raises(sqlite3.OperationalError, match="attempt to write a readonly database"):
+        reader.execute("INSERT INTO meta (key, value) VALUES ('owned', 'yes')")
+    database_list = {row[1]: row[2] for row in reader.execute("PRAGMA database_list")}
+    assert database_list["main"] == str(catalog_path.resolve())
+
+
+def test_the_reader_can_attach_no_database_and_waits_for_locks(reader: sqlite3.Connection) -> None:
+    assert reader.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) == 0
+    assert reader.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+    assert reader.row_factory is sqlite3.Row
+
+
+def test_the_writer_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
+    db = open_writable(tmp_path / "sub" / "new.db")
+    try:
+        pragma = {name: db.conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("journal_mode", "foreign_keys")}
+        assert pragma == {"journal_mode": "wal", "foreign_keys": 1}
+        assert db.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert db.conn.execute("PRAGMA temp_store").fetchone()[0] == 2  # MEMORY
+        assert db.conn.execute("PRAGMA cache_size").fetchone()[0] == -65536
+        assert db.conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
+        assert db.conn.isolation_level is None
+        assert {"meta", "papers", "papers_fts"} <= set(db.table_names())
+    finally:
+        db.conn.close()
+
+
+def test_reopening_a_catalog_for_writing_keeps_it(catalog_path: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(catalog_path.read_bytes())
+    db = open_writable(copy)
+    try:
+        assert db["papers"].count == 68
+    finally:
+        db.conn.close()
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, 10_000), ("", 10_000), ("abc", 10_000), ("-5", 10_000), ("2.5", 10_000), (" 250 ", 250), ("0", 0)],
+)
+def test_busy_timeout_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str | None, expected: int
+) -> None:
+    if raw is None:
+        monkeypatch.delenv(connection.ENV_BUSY_TIMEOUT, raising=False)
+    else:
+        monkeypatch.setenv(connection.ENV_BUSY_TIMEOUT, raw)
+    assert busy_timeout_ms() == expected
+
+
+def test_busy_timeout_is_capped_at_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(connection.ENV_BUSY_TIMEOUT, str(10**12))
+    assert busy_timeout_ms() == 86_400_000
+    monkeypatch.setenv(connection.ENV_BUSY_TIMEOUT, "86400000")
+    assert busy_timeout_ms() == 86_400_000
+    monkeypatch.setenv(connection.ENV_BUSY_TIMEOUT, "86399999")
+    assert busy_timeout_ms() == 86_399_999
+
+
+def test_the_database_path_comes_from_the_argument_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(connection.ENV_DB, "~/from-env.db")
+    assert default_db_path() == Path.home() / "from-env.db"
+    assert resolve_db_path(None) == Path.home() / "from-env.db"
+    assert resolve_db_path("") == Path.home() / "from-env.db"
+    assert resolve_db_path("~/given.db") == Path.home() / "given.db"
+    monkeypatch.delenv(connection.ENV_DB)
+    assert default_db_path().name == "catalog.db"
+    assert default_db_path().parent.name == "scholar-catalog"
+
+
+# -- refusals ----------------------------------------------------------------------------------
+
+
+def test_opening_a_missing_catalog_says_how_to_build_one(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    with pytest.raises(CatalogError) as err:
+        open_readonly(missing)
+    assert str(err.value) == (
+        f"{missing}: no catalog here yet. Build one with `scholar-catalog ingest PROFILES_DIR --db {missing}`."
+    )
+    assert not missing.exists()
+
+
+def test_a_folder_is_not_a_catalog(tmp_path: Path) -> None:
+    for opener in (open_readonly, open_writable, check_replaceable):
+        with pytest.raises(CatalogError, match="not a regular file; give the catalog's file name with --db"):
+            opener(tmp_path)
+
+
+def test_a_text_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    text = tmp_path / "notes.db"
+    text.write_text("not a database, just notes\n" * 10)
+    before = text.read_bytes()
+    with pytest.raises(CatalogError, match=r"not a readable SQLite catalog \(file is not a database\)"):
+        open_readonly(text)
+    with pytest.raises(CatalogError, match=r"the file is not an SQLite database .*; choose another --db"):
+        open_writable(text)
+    with pytest.raises(CatalogError, match="not an SQLite database; refusing to replace it"):
+        check_replaceable(text)
+    assert text.read_bytes() == before
+
+
+def test_another_programs_database_is_refused_naming_its_tables(tmp_path: Path) -> None:
+    few = foreign_db(tmp_path / "few.db", 2)
+    many = foreign_db(tmp_path / "many.db", 7)
+    before = many.read_bytes()
+    with pytest.raises(CatalogError) as err:
+        open_writable(few)
+    assert str(err.value) == (
+        f"{few}: this SQLite database is not a scholar-catalog catalog (it has tables t0, t1); "
+        "refusing to write into it. Choose another --db."
+    )
+    with pytest.raises(CatalogError, match=r"\(it has tables t0, t1, t2, t3, t4, \.\.\.\); refusing to write"):
+        open_writable(many)
+    with pytest.raises(CatalogError, match=r"\(it has tables t0, t1, t2, t3, t4\); refusing to replace it"):
+        check_replaceable(many)
+    with pytest.raises(CatalogError, match=r"the database is not a scholar-catalog catalog \(no meta.schema_version\)"):
+        open_readonly(many)
+    assert many.read_bytes() == before
+
+
+def test_a_catalog_of_another_schema_version_is_refused_with_the_fix(catalog_path: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    old.write_bytes(catalog_path.read_bytes())
+    conn = sqlite3.connect(old)
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    for opener in (open_readonly, open_writable):
+        with pytest.raises(CatalogError, match="schema version 1, this scholar-catalog expects 2; rebuild it"):
+            opener(old)
+    assert check_replaceable(old) is None
+
+
+def test_an_empty_sqlite_database_becomes_a_catalog(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    db = open_writable(empty)
+    db.conn.close()
+    conn = open_readonly(empty)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    conn.close()
+
+
+def test_what_rebuild_may_replace(catalog_path: Path, tmp_path: Path) -> None:
+    assert check_replaceable(tmp_path / "missing.db") is None
+    (tmp_path / "empty.db").write_bytes(b"")
+    assert check_replaceable(tmp_path / "empty.db") is None
+    assert check_replaceable(catalog_path) is None
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(catalog_path.read_bytes()[:100] + b"\xff" * 4000)
+    assert check_replaceable(damaged) is None
+    empty_sqlite = tmp_path / "empty-sqlite.db"
+    sqlite3.connect(empty_sqlite).execute("CREATE TABLE meta (key, value)").connection.close()
+    assert check_replaceable(empty_sqlite) is None
+
+
+@pytest.mark.parametrize(
+    ("message", "explained"),
+    [
+        ("database is locked", f"{LOCKED_HINT} (database is locked)"),
+        ("database table is BUSY", f"{LOCKED_HINT} (database table is BUSY)"),
+        ("file is not a database", "the file is not an SQLite database (file is not a database); choose another --db"),
+        (
+            "attempt to write a readonly database",
+            "the catalog or its folder is read-only (attempt to write a readonly database); choose a writable --db",
+        ),
+        ("Read-Only medium", "the catalog or its folder is read-only (Read-Only medium); choose a writable --db"),
+        ("database or disk is full", "the disk is full (database or disk is full); free some space and retry"),
+        ("disk I/O error", "disk I/O error"),
+    ],
+)
+def test_sqlite_errors_are_explained(message: str, explained: str, tmp_path: Path) -> None:
+    assert connection._explain(sqlite3.OperationalError(message), tmp_path / "c.db") == explained
+
+
+def test_unable_to_open_says_whether_the_folder_is_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    err = sqlite3.OperationalError("unable to open database file")
+    monkeypatch.setattr(connection.os, "access", lambda path, mode: False)
+    assert connection._explain(err, tmp_path / "c.db") == (
+        f"its folder {tmp_path} is not writable (unable to open database file); choose a writable --db"
+    )
+    monkeypatch.setattr(connection.os, "access", lambda path, mode: True)
+    assert connection._explain(err, tmp_path / "c.db") == (
+        "unable to open database file (is the file or its folder readable and writable?)"
+    )
+    monkeypatch.setattr(connection, "_on_readonly_filesystem", lambda path: path == Path("."))
+    assert connection._explain(err, Path("c.db")) == (
+        "its folder . is on a read-only file system (unable to open database file); choose a writable --db"
+    )
+
+
+def test_the_read_only_file_system_check_reads_the_mount_flags(tmp_path: Path) -> None:
+    assert connection._on_readonly_filesystem(tmp_path) is False
+    assert connection._on_readonly_filesystem(tmp_path / "missing" / "deeper") is False
