@@ -242,7 +242,7 @@ def test_sqlite_errors_are_explained(message: str, explained: str, tmp_path: Pat
 
 def test_unable_to_open_says_whether_the_folder_is_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     err = sqlite3.OperationalError("unable to open database file")
-    monkeypatch.setattr(connection.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(connection.os, "access", lambda path, mode: (path, mode) != (tmp_path, connection.os.W_OK))
     assert connection._explain(err, tmp_path / "c.db") == (
         f"its folder {tmp_path} is not writable (unable to open database file); choose a writable --db"
     )
@@ -256,6 +256,136 @@ def test_unable_to_open_says_whether_the_folder_is_writable(tmp_path: Path, monk
     )
 
 
-def test_the_read_only_file_system_check_reads_the_mount_flags(tmp_path: Path) -> None:
+def test_the_read_only_file_system_check_reads_the_mount_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert connection._on_readonly_filesystem(tmp_path) is False
     assert connection._on_readonly_filesystem(tmp_path / "missing" / "deeper") is False
+    flags = {tmp_path: connection.os.ST_RDONLY, tmp_path / "rw": 0}
+    monkeypatch.setattr(connection.os, "statvfs", lambda path: type("Stat", (), {"f_flag": flags[path]})())
+    assert connection._on_readonly_filesystem(tmp_path) is True
+    assert connection._on_readonly_filesystem(tmp_path / "rw") is False
+
+
+def test_five_foreign_tables_are_all_named(tmp_path: Path) -> None:
+    five, six = foreign_db(tmp_path / "five.db", 5), foreign_db(tmp_path / "six.db", 6)
+    with pytest.raises(CatalogError, match=r"\(it has tables t0, t1, t2, t3, t4\); refusing to write"):
+        open_writable(five)
+    with pytest.raises(CatalogError, match=r"\(it has tables t0, t1, t2, t3, t4, \.\.\.\); refusing to write"):
+        open_writable(six)
+
+
+def test_a_refused_old_catalog_is_left_byte_for_byte(catalog_path: Path, tmp_path: Path) -> None:
+    old = tmp_path / "old.db"
+    old.write_bytes(catalog_path.read_bytes())
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    before = old.read_bytes()
+    with pytest.raises(CatalogError, match="schema version 1"):
+        open_writable(old)
+    assert old.read_bytes() == before  # refused before the switch to WAL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.db"]
+
+
+def test_the_reader_sees_commits_still_in_the_write_ahead_log(catalog_path: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(catalog_path.read_bytes())
+    writer = open_writable(copy)
+    try:
+        writer.conn.execute("INSERT INTO meta (key, value) VALUES ('fresh', 'yes')")
+        assert (tmp_path / "copy.db-wal").stat().st_size > 0  # not checkpointed: the row is in the WAL only
+        reader = open_readonly(copy)
+        assert reader.execute("SELECT value FROM meta WHERE key = 'fresh'").fetchone()[0] == "yes"
+        reader.close()
+        # Opened immutable (only done on a read-only file system, where no WAL can be pending) it reads
+        # the main file alone: the proof that the flag reaches SQLite.
+        frozen = connection._connect_readonly(copy, immutable=True)
+        assert frozen.execute("SELECT value FROM meta WHERE key = 'fresh'").fetchone() is None
+        frozen.close()
+    finally:
+        writer.conn.close()
+
+
+def test_a_damaged_catalog_is_refused_as_unreadable(catalog_path: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.db"
+    data = bytearray(catalog_path.read_bytes())
+    data[4096 : 4096 * 2] = b"\xff" * 4096  # page 2: the meta table
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(CatalogError) as err:
+        open_readonly(damaged)
+    assert str(err.value) == f"{damaged}: not a readable SQLite catalog (database disk image is malformed)"
+
+
+def test_a_catalog_that_cannot_be_read_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "c.db"
+    target.write_bytes(b"")
+
+    def denied(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(connection, "open", denied, raising=False)
+    for opener in (open_readonly, check_replaceable):
+        with pytest.raises(CatalogError) as err:
+            opener(target)
+        assert str(err.value) == f"{target}: cannot read the catalog: Permission denied"
+
+
+def test_a_wal_catalog_on_a_read_only_file_system_is_opened_immutable(
+    catalog_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = connection._connect_readonly
+    calls: list[tuple[Path, bool]] = []
+
+    def no_shm(path: Path, *, immutable: bool) -> sqlite3.Connection:
+        calls.append((path, immutable))
+        if not immutable:
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(path, immutable=True)
+
+    monkeypatch.setattr(connection, "_connect_readonly", no_shm)
+    monkeypatch.setattr(connection, "_on_readonly_filesystem", lambda path: path == catalog_path.parent)
+    conn = open_readonly(catalog_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] == 68
+        assert conn.execute("PRAGMA query_only").fetchone()[0] == 1
+    finally:
+        conn.close()
+    assert calls == [(catalog_path, False), (catalog_path, True)]
+
+
+def test_unable_to_open_on_a_writable_file_system_is_an_error(
+    catalog_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(message: str, again: str | None = None) -> object:
+        def connect(path: Path, *, immutable: bool) -> sqlite3.Connection:
+            raise sqlite3.OperationalError(again if immutable and again else message)
+
+        return connect
+
+    monkeypatch.setattr(connection, "_on_readonly_filesystem", lambda path: False)
+    monkeypatch.setattr(connection, "_connect_readonly", fails("unable to open database file"))
+    with pytest.raises(CatalogError) as err:
+        open_readonly(catalog_path)
+    assert str(err.value) == f"{catalog_path}: not a readable SQLite catalog (unable to open database file)"
+
+    monkeypatch.setattr(connection, "_on_readonly_filesystem", lambda path: True)
+    monkeypatch.setattr(connection, "_connect_readonly", fails("disk I/O error"))
+    with pytest.raises(CatalogError) as err:
+        open_readonly(catalog_path)
+    assert str(err.value) == f"{catalog_path}: not a readable SQLite catalog (disk I/O error)"
+
+    monkeypatch.setattr(connection, "_connect_readonly", fails("unable to open database file", "still no luck"))
+    with pytest.raises(CatalogError) as err:
+        open_readonly(catalog_path)
+    assert str(err.value) == f"{catalog_path}: not a readable SQLite catalog (still no luck)"
+
+
+def test_the_reader_may_be_used_from_another_thread(reader: sqlite3.Connection) -> None:
+    import threading
+
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(reader.execute("SELECT count(*) FROM papers").fetchone()[0]))
+    worker.start()
+    worker.join()
+    assert seen == [68]
