@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -389,3 +390,100 @@ def test_the_reader_may_be_used_from_another_thread(reader: sqlite3.Connection) 
     worker.start()
     worker.join()
     assert seen == [68]
+
+
+def test_the_writer_makes_every_missing_folder(tmp_path: Path) -> None:
+    db = open_writable(tmp_path / "a" / "b" / "c" / "new.db")
+    db.conn.close()
+    assert (tmp_path / "a" / "b" / "c" / "new.db").is_file()
+
+
+def test_a_folder_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CatalogError) as err:
+        open_writable(tmp_path / "file" / "sub" / "c.db")
+    assert (
+        str(err.value) == f"{tmp_path / 'file' / 'sub' / 'c.db'}: cannot create the catalog's folder: Not a directory"
+    )
+
+
+def test_a_catalog_whose_creation_was_interrupted_is_completed(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    db = open_writable(path)
+    for trigger in [r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]:
+        db.conn.execute(f"DROP TRIGGER [{trigger}]")
+    db.conn.execute("DROP TABLE papers_fts")
+    db.conn.close()
+    db = open_writable(path)
+    try:
+        assert "papers_fts" in db.table_names()
+    finally:
+        db.conn.close()
+
+
+class _Tracked(sqlite3.Connection):
+    closed: ClassVar[list[bool]] = []
+
+    def close(self) -> None:
+        _Tracked.closed.append(True)
+        super().close()
+
+
+@pytest.fixture
+def tracked(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every connection open_writable makes records its close()."""
+    real = sqlite3.connect
+    _Tracked.closed = []
+    monkeypatch.setattr(connection.sqlite3, "connect", lambda *a, **k: real(*a, factory=_Tracked, **k))
+    return _Tracked.closed
+
+
+def test_each_refusal_closes_the_connection_and_says_why(
+    tmp_path: Path, tracked: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    foreign = foreign_db(tmp_path / "foreign.db")
+    text = tmp_path / "text.db"
+    text.write_text("not a database, just notes\n" * 10)
+    tracked.clear()  # making the foreign database opened (and closed) one
+    with pytest.raises(CatalogError, match="is not a scholar-catalog catalog"):
+        open_writable(foreign)
+    assert tracked == [True]
+    with pytest.raises(CatalogError) as err:
+        open_writable(text)
+    assert str(err.value) == (
+        f"{text}: cannot open the catalog for writing: the file is not an SQLite database "
+        "(file is not a database); choose another --db"
+    )
+    assert tracked == [True, True]
+
+    def explode(db: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(connection, "create_schema", explode)
+    with pytest.raises(CatalogError) as err:
+        open_writable(tmp_path / "new.db")
+    assert str(err.value) == f"{tmp_path / 'new.db'}: boom"
+    assert tracked == [True, True, True]
+
+    def no_space(db: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(connection, "create_schema", no_space)
+    with pytest.raises(CatalogError) as err:
+        open_writable(tmp_path / "new2.db")
+    assert str(err.value) == f"{tmp_path / 'new2.db'}: cannot create the catalog: No space left on device"
+    assert tracked == [True, True, True, True]
+
+
+def test_a_connection_that_fails_to_open_is_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(connection.sqlite3, "connect", cannot)
+    monkeypatch.setattr(connection.os, "access", lambda path, mode: False)
+    with pytest.raises(CatalogError) as err:
+        open_writable(tmp_path / "c.db")
+    assert str(err.value) == (
+        f"{tmp_path / 'c.db'}: cannot open the catalog for writing: its folder {tmp_path} is not writable "
+        "(unable to open database file); choose a writable --db"
+    )
