@@ -283,7 +283,8 @@ def test_an_empty_name_is_refused_by_argument(examples: Catalog) -> None:
 def test_namesakes_are_described_so_a_model_can_choose(examples: Catalog) -> None:
     with examples.connection() as conn:
         person, _, others = resolve_person(examples, conn, "Wei Zhang", None)
-        described = candidates(conn, [person, *others, Person(0, "Listed Only", None)])
+        listed = Person(0, "Listed Only", None)
+        described = candidates(conn, [listed, person, listed, *others])
         message = str(ambiguous_error(conn, person, others, "author_profile_id"))
     assert [(c.profile_id, c.primary_category, c.h_index, c.papers) for c in described] == [
         (WEI_DB, "DB", 41, 12),
@@ -367,3 +368,53 @@ def test_equal_scores_come_back_alphabetically_whatever_the_candidate_order() ->
     index = _index_of(names)
     hits = index.fuzzy("foo")
     assert keys(hits) == ["ab foo", "ai foo"] and hits[0].score == hits[1].score
+
+
+def test_a_close_winner_is_not_ambiguous_and_its_confidence_has_three_digits(examples: Catalog) -> None:
+    person, resolution, _ = resolve(examples, "Henrik Solber")  # also matches 'Erik Nystrom', far behind
+    assert (person.profile_id, resolution["match"], resolution["confidence"]) == ("ex08_henrik-solberg", "fuzzy", 0.963)
+    _, resolution, _ = resolve(examples, "Zoe Hartman")
+    assert resolution["confidence"] == 0.957
+
+
+def test_the_closest_names_are_at_most_five(examples: Catalog) -> None:
+    assert failure(examples, "chen") == (
+        "No author matches 'chen' closely enough for `name`. Closest names: 'Henrik Solberg', 'Chidi Eze', "
+        "'Chloé Bénard', 'Marcus Lindgren', 'Mikkel Sørensen'. Use search_authors to look names up."
+    )
+
+
+def test_the_argument_is_named_name_unless_told(examples: Catalog) -> None:
+    with examples.connection() as conn, pytest.raises(ToolInputError) as err:
+        resolve_person(examples, conn, "xyz qqq", None)
+    assert "for `name`." in str(err.value)
+
+
+def test_a_profile_id_is_bounded_and_its_row_is_the_owner(examples: Catalog) -> None:
+    assert failure(examples, "", "x" * (MAX_TEXT + 1)) == "`profile_id` is 2,001 characters long; give at most 2000."
+    with examples.connection() as conn:
+        owner_id = conn.execute("SELECT id FROM authors WHERE profile_id = ?", [WEI_CV]).fetchone()[0]
+    person, _, _ = resolve(examples, "", WEI_CV)
+    assert person.author_id == owner_id
+
+
+def test_a_namesake_without_a_category_is_described_with_a_question_mark(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    folder = tmp_path_factory.mktemp("nocat")
+    write(
+        folder / "in" / "sam_a.txt",
+        NAMESAKE_PROFILES["lena"].replace("Lena Ortiz", "Sam Lee").replace("\nLG\n", "\n", 1),
+    )
+    write(folder / "in" / "sam_b.txt", NAMESAKE_PROFILES["kofi"].replace("Kofi Mensah", "Sam Lee"))
+    catalog = Catalog(build_catalog(folder / "catalog.db", folder / "in"))
+    try:
+        with catalog.connection() as conn:
+            person, _, others = resolve_person(catalog, conn, "Sam Lee", None)
+            message = str(ambiguous_error(conn, person, others, "author"))
+    finally:
+        catalog.close()
+    assert message.startswith(
+        "Several profiles are named 'Sam Lee' and they are different people: profile_id='sam_a' (?, h-index 3, "
+    )
+    assert "profile_id='sam_b' (LG, h-index 3, e.g. 'Tidepools')" in message
