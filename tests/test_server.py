@@ -288,7 +288,7 @@ HOSTILE_QUERY_USED: dict[str, str | None] = {
     "🔥🚀 📚": None,
     "Łukasz 陈明 Дмитрий retrieval ⊕ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢": '"Łukasz" "陈明" "Дмитрий" "retrieval" "𝔘𝔫𝔦𝔠𝔬𝔡𝔢"',
     'retrieval" OR "1"="1': '"retrieval" "OR" "1" "1"',
-    "%_\\": '"_"',
+    "%_\\": None,
     "\u202e\u200b\ufeff": None,
 }
 # Every text argument a model could fill with it.
