@@ -370,8 +370,16 @@ def test_unable_to_open_on_a_writable_file_system_is_an_error(
         open_readonly(catalog_path)
     assert str(err.value) == f"{catalog_path}: not a readable SQLite catalog (unable to open database file)"
 
+    # On a read-only file system only "unable to open" is retried as immutable; other errors are errors.
+    real = connection._connect_readonly
+
+    def io_error(path: Path, *, immutable: bool) -> sqlite3.Connection:
+        if immutable:
+            return real(path, immutable=True)
+        raise sqlite3.OperationalError("disk I/O error")
+
     monkeypatch.setattr(connection, "_on_readonly_filesystem", lambda path: True)
-    monkeypatch.setattr(connection, "_connect_readonly", fails("disk I/O error"))
+    monkeypatch.setattr(connection, "_connect_readonly", io_error)
     with pytest.raises(CatalogError) as err:
         open_readonly(catalog_path)
     assert str(err.value) == f"{catalog_path}: not a readable SQLite catalog (disk I/O error)"
