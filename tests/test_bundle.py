@@ -201,7 +201,10 @@ def test_bundle_runs_as_the_manifest_says_and_syncs_the_folder(
     assert first["tools"] == [(tool["name"], tool["description"]) for tool in MANIFEST["tools"]]
     assert first["stats"]["profiles"] == 9
     # Not in the folder yet: known only as a coauthor on other profiles' papers, without a profile.
-    assert first["dubois"].is_error or first["dubois"].structured_content.get("profile_id") is None
+    assert not first["dubois"].is_error, first["dubois"]
+    dubois = first["dubois"].structured_content
+    assert dubois.get("profile_id") is None and dubois["papers_in_catalog"] == 1
+    assert dubois["note"].startswith("No profile for this name")
     assert first["wei"]["h_index"] == 9
     assert database.is_file()
     assert "9 applied, 0 unchanged" in log.read_text(encoding="utf-8")

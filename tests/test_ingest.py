@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -445,21 +446,37 @@ def test_same_owner_name_in_two_files_is_two_profiles(tmp_path: Path) -> None:
     assert [r[3] for r in paper_authors(db, "Ledgers") if r[2]] == ["zoe_b"]
 
 
-def test_listed_name_of_another_owner_on_a_paper_that_owner_does_not_list(tmp_path: Path) -> None:
-    write(tmp_path / "in" / "zoe.txt", profile("Zoë Hartmann", ("LGJan 2, 2024", "Kernels", "ZOE HARTMANN, Q R")))
-    write(
-        tmp_path / "in" / "kofi.txt",
-        profile("Kofi Mensah", ("CVFeb 3, 2024", "Tidepools", "Kofi Mensah, Zoe Hartmann")),
-    )
+NAMESAKE_PROFILES = {
+    "zoe": profile("Zoë Hartmann", ("LGJan 2, 2024", "Kernels", "ZOE HARTMANN, Q R")),
+    "kofi": profile("Kofi Mensah", ("CVFeb 3, 2024", "Tidepools", "Kofi Mensah, Zoe Hartmann")),
+    "lena": profile("Lena Ortiz", ("DBMar 4, 2024", "Ledgers", "Zoe Hartmann, Lena Ortiz")),
+}
+
+
+@pytest.mark.parametrize("separately", [False, True], ids=["one-run", "one-run-per-file"])
+@pytest.mark.parametrize("order", list(itertools.permutations(NAMESAKE_PROFILES)), ids="-".join)
+def test_listed_name_of_another_owner_on_a_paper_that_owner_does_not_list(
+    tmp_path: Path, order: tuple[str, ...], separately: bool
+) -> None:
+    # The files are named so that they are read in *order* (the owner's file first or last), and the
+    # profile ids are the file stems: the rule must not depend on which profile the catalog saw first.
+    stem = {who: f"{i}_{who}" for i, who in enumerate(order)}
+    files = [write(tmp_path / "in" / f"{stem[who]}.txt", NAMESAKE_PROFILES[who]) for who in order]
     db = tmp_path / "c.db"
-    run(db, tmp_path / "in", as_of=AS_OF)
+    if separately:
+        for file in files:
+            run(db, file, as_of=AS_OF)
+    else:
+        run(db, tmp_path / "in", as_of=AS_OF)
+    zoe, kofi, lena = stem["zoe"], stem["kofi"], stem["lena"]
     # On her own paper, a differently spelled listing of her name is the owner.
-    assert paper_authors(db, "Kernels") == [("Zoë Hartmann", 1, 1, "zoe"), ("Q R", 2, 0, None)]
-    # On Kofi's paper, which she does not list, the same name is a separate, name-only author.
-    assert paper_authors(db, "Tidepools") == [("Kofi Mensah", 1, 1, "kofi"), ("Zoe Hartmann", 2, 0, None)]
+    assert paper_authors(db, "Kernels") == [("Zoë Hartmann", 1, 1, zoe), ("Q R", 2, 0, None)]
+    # On Kofi's and Lena's papers, which she does not list, the same name is one separate, name-only author.
+    assert paper_authors(db, "Tidepools") == [("Kofi Mensah", 1, 1, kofi), ("Zoe Hartmann", 2, 0, None)]
+    assert paper_authors(db, "Ledgers") == [("Zoe Hartmann", 1, 0, None), ("Lena Ortiz", 2, 1, lena)]
     assert query(db, "SELECT name, profile_id FROM authors WHERE name_norm = 'zoe hartmann' ORDER BY 2") == [
         ("Zoe Hartmann", None),
-        ("Zoë Hartmann", "zoe"),
+        ("Zoë Hartmann", zoe),
     ]
 
 

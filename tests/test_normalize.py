@@ -149,3 +149,21 @@ def test_kana_voicing_marks_are_not_accents() -> None:
 def test_indic_vowel_signs_do_not_split_words() -> None:
     assert " " not in normalize_name("हिन्दी")
     assert " " not in normalize_name("สมหญิง")
+
+
+def test_a_mark_with_no_letter_before_it_is_dropped() -> None:
+    # A vowel sign belongs to the letter before it; at the start of a name it belongs to nothing.
+    assert normalize_name("\u093e") == ""
+    assert normalize_name("\u093e\u0915") == "\u0915"
+    assert normalize_name("\u0915\u093e") == "\u0915\u093e"
+    assert normalize_name("- \u093e\u0915") == "\u0915"
+
+
+def test_a_leading_accent_with_no_letter_is_dropped() -> None:
+    assert fold("\u0301a") == "a"
+
+
+def test_accents_are_dropped_below_armenian_only() -> None:
+    # U+052F is the last letter of the foldable scripts (Cyrillic Supplement); from U+0530 on, marks stay.
+    assert fold("\u052f\u0301") == "\u052f"
+    assert fold("\u0530\u0301") == "\u0530\u0301"

@@ -26,6 +26,7 @@ from fault_helpers import EXAMPLES, RawServer, assert_no_traceback
 from conftest import build_catalog
 
 METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,9 @@ def _call(ident: int, tool: str, arguments: dict) -> bytes:
     return json.dumps(message).encode() + b"\n"
 
 
-# (label, raw line(s), id of the reply it must get or None when the SDK drops it, expected error code or None)
-HOSTILE: list[tuple[str, bytes, int | None, int | None]] = [
+# (label, raw line(s), id of the reply it must get or None when the SDK drops it,
+#  the JSON-RPC error code it must get, or the start of the isError text it must get instead)
+HOSTILE: list[tuple[str, bytes, int | None, int | str | None]] = [
     ("empty line", b"\n", None, None),
     ("not JSON", b"{this is not json\n", None, None),
     ("truncated JSON", b'{"jsonrpc": "2.0", "id": 50, "method": "pi\n', None, None),
@@ -58,11 +60,13 @@ HOSTILE: list[tuple[str, bytes, int | None, int | None]] = [
     ("unknown notification", b'{"jsonrpc":"2.0","method":"notifications/unheard_of"}\n', None, None),
     ("unknown method", b'{"jsonrpc":"2.0","id":60,"method":"no/such/method"}\n', 60, METHOD_NOT_FOUND),
     ("method with spaces", b'{"jsonrpc":"2.0","id":61,"method":"tools/list; rm -rf /"}\n', 61, METHOD_NOT_FOUND),
-    ("unknown tool", _call(62, "drop_tables", {}), 62, None),
-    ("tool with hostile args", _call(63, "search_papers", {"query": '"\x00 OR *', "limit": -1}), 63, None),
-    ("16 MB valid request", _call(64, "search_authors", {"query": "z" * (16 * 2**20)}), 64, None),
+    ("unknown tool", _call(62, "drop_tables", {}), 62, "Unknown tool 'drop_tables'. Tools: search_papers, "),
+    ("tool with hostile args", _call(63, "search_papers", {"query": '"\x00 OR *', "limit": -1}), 63,
+     "Invalid arguments for search_papers: `limit`: Input should be greater than or equal to 1 (got -1)."),
+    ("16 MB valid request", _call(64, "search_authors", {"query": "z" * (16 * 2**20)}), 64,
+     "Error executing tool search_authors: `query` is 16,777,216 characters long; give at most 2000."),
     ("resource outside the catalog", b'{"jsonrpc":"2.0","id":65,"method":"resources/read",'
-     b'"params":{"uri":"file:///etc/passwd"}}\n', 65, None),
+     b'"params":{"uri":"file:///etc/passwd"}}\n', 65, INVALID_PARAMS),
     ("two messages on one line", b'{"jsonrpc":"2.0","id":66,"method":"ping"}{"jsonrpc":"2.0","id":67,'
      b'"method":"ping"}\n', None, None),
 ]  # fmt: skip
@@ -87,10 +91,11 @@ def test_hostile_stdin_gets_errors_or_is_dropped_and_the_server_keeps_serving(ca
                 expected_ids.add(reply_id)
                 answer = replies[reply_id]
                 assert answer["jsonrpc"] == "2.0"
-                if code is not None:
+                if isinstance(code, int):
                     assert answer["error"]["code"] == code, (label, answer)
-                else:  # a tool-level or resource-level failure, reported in-band or as an error
-                    assert "error" in answer or answer["result"].get("isError"), (label, str(answer)[:300])
+                else:  # a tool-level failure, reported in-band
+                    assert answer["result"]["isError"] is True, (label, str(answer)[:300])
+                    assert answer["result"]["content"][0]["text"].startswith(str(code)), (label, str(answer)[:300])
                 assert_no_traceback(json.dumps(answer), label)
 
         # Still serving real requests, with the right answer.
@@ -112,10 +117,12 @@ def test_requests_before_initialize_do_not_break_the_session(catalog: Path) -> N
     server = RawServer("--db", catalog)
     try:
         early = server.request(1, "tools/call", {"name": "catalog_stats", "arguments": {}})
-        assert early["jsonrpc"] == "2.0" and ("error" in early or "result" in early)
-        # Whatever the SDK answered, a client that now initializes is served.
+        # The SDK refuses a request before initialize as invalid; a client that then initializes is served.
+        assert early["jsonrpc"] == "2.0" and early["error"]["code"] == INVALID_PARAMS, early
         reply = server.initialize()
-        assert "result" in reply or "error" in reply
+        assert reply["result"]["serverInfo"]["name"] == "scholar-catalog", reply
+        stats = server.request(2, "tools/call", {"name": "catalog_stats", "arguments": {}})
+        assert stats["result"]["structuredContent"]["profiles"] == 10
     finally:
         server.close()
     assert_no_traceback(server.stderr, "server stderr")

@@ -274,6 +274,23 @@ HOSTILE_IDS = [
     "like-wildcards",
     "invisible",
 ]
+# What search_papers searches for, given each as its query: quoted words only (None: no words at all).
+HOSTILE_QUERY_USED: dict[str, str | None] = {
+    '"': None,
+    "'": None,
+    "*": None,
+    "NEAR(": '"NEAR"',
+    "a OR b": '"a" "OR" "b"',
+    "title:x": '"title x"',
+    "'); DROP TABLE papers; --": '"DROP" "TABLE" "papers"',
+    "\x00": None,
+    "x" * 100_000: "too long",
+    "🔥🚀 📚": None,
+    "Łukasz 陈明 Дмитрий retrieval ⊕ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢": '"Łukasz" "陈明" "Дмитрий" "retrieval" "𝔘𝔫𝔦𝔠𝔬𝔡𝔢"',
+    'retrieval" OR "1"="1': '"retrieval" "OR" "1" "1"',
+    "%_\\": None,
+    "\u202e\u200b\ufeff": None,
+}
 # Every text argument a model could fill with it.
 HOSTILE_SLOTS: list[tuple[str, str, dict[str, Any]]] = [
     ("search_papers", "query", {}),
@@ -302,8 +319,15 @@ async def test_hostile_text_never_breaks_the_protocol(
 ) -> None:
     for tool, argument, others in HOSTILE_SLOTS:
         result = await answer(ex, tool, **{argument: text, **others})  # raises on a protocol error
-        if argument == "query" and tool == "search_papers" and not result.is_error:
-            assert result.structured_content["results"] is not None
+        if argument == "query" and tool == "search_papers":
+            expected = HOSTILE_QUERY_USED[text]
+            if expected == "too long":
+                assert result.is_error and "`query` is 100,000 characters long" in text_of(result)
+            else:
+                assert not result.is_error, text_of(result)
+                assert result.structured_content.get("query_used") == expected
+                if expected is None:  # nothing to search for: every paper, newest first
+                    assert result.structured_content["total"] == 68
 
 
 async def test_hostile_queries_are_searched_as_plain_words(ex: Client) -> None:

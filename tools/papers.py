@@ -37,7 +37,7 @@ FUZZY_CUTOFF = 75.0
 COUNT_CAP = 10_000  # totals above this are reported as "more than"
 RANK_CANDIDATES = 5_000  # most matches BM25 ranks in one query (about 3 ms)
 _TERM_RE = re.compile(r'"([^"]*)"?|(\S+)')
-_WORD_RE = re.compile(r"\w+", re.UNICODE)
+_WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)  # FTS5 (unicode61) splits words at "_" too
 
 
 def fts_query(text: str) -> str:
