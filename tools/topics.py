@@ -43,7 +43,7 @@ from .papers import Plan, check_years, fts_query, paper_filters
 
 MAX_RESULTS = 50
 METHOD = "lexical"
-SMOOTHING = 2.0  # pseudo-papers added to everyone's count: one paper on a topic is weak evidence
+SMOOTHING = 3.0  # pseudo-papers added to everyone's count: one paper on a topic is weak evidence
 ON_TOPIC = 0.3  # a paper this relevant (relative to the best match) counts as on the topic
 COMMON_SHARE = 0.3  # topic words in more papers than this share are too common to mean a topic
 CANDIDATE_PAPERS = 2000  # best-matching papers find_experts and similar_authors look at
