@@ -311,6 +311,17 @@ def test_hostile_arguments_never_break_the_protocol_or_write(session: Session, t
         ("collaboration_path", {"author_a": "Zoë Hartmann", "author_b": "Wei Zhang", "max_hops": 6}),
         ("get_paper", {"paper_id": INT64[1]}),
         ("get_paper", {"paper_id": INT64[0]}),
+        ("find_experts", {"topic": MEGA, "category": MEGA}),
+        ("find_experts", {"topic": '" OR NEAR(a b) * title: {abstract} -', "year_from": 2100, "year_to": 1900}),
+        ("find_experts", {"topic": "\x00" * 50 + "graph", "profiles_only": True, "limit": 50}),
+        ("find_experts", {"topic": " ".join(["retrieval"] * 500)}),
+        ("similar_papers", {"paper_id": INT64[1], "limit": 50}),
+        ("similar_papers", {"paper_id": INT64[0]}),
+        ("similar_authors", {"name": "", "profile_id": "../../etc/passwd"}),
+        ("similar_authors", {"name": "Wei Zhang", "exclude_coauthors": True}),
+        ("similar_authors", {"name": MEGA}),
+        ("topic_trends", {"query": '"unbalanced NEAR( OR *', "group_by": "category", "author": MEGA}),
+        ("topic_trends", {"query": "\x00OR\x00", "year_from": 2100, "year_to": 1900}),
     ],
 )
 def test_targeted_hostile_calls(session: Session, tool: str, arguments: dict[str, Any]) -> None:

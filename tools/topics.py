@@ -22,6 +22,7 @@ from scholar_catalog.db.catalog import Catalog
 from .common import (
     ToolInputError,
     ambiguous_error,
+    check_limit,
     clean_text,
     require_data,
     resolve_person,
@@ -223,6 +224,7 @@ def find_experts(
     topic gets few results, try the words papers would use (e.g. 'LLM inference'
     for 'serving language models'). Then get_author for a person.
     """
+    check_limit(limit, maximum=MAX_RESULTS)
     text = clean_text(topic or "", "topic")
     words = list(dict.fromkeys(T.tokens(text)))[:32]
     if not words:
@@ -288,6 +290,7 @@ def similar_papers(
     For "what else is like this paper?". Each result has a 0-1 `similarity`, the
     authors it shares with the paper, and `why` (the shared terms).
     """
+    check_limit(limit, maximum=MAX_RESULTS)
     with catalog.connection() as conn:
         require_data(catalog)
         row = conn.execute("SELECT id, title FROM papers WHERE id = ?", [paper_id]).fetchone()
@@ -353,6 +356,7 @@ def similar_authors(
     Y meet?" (people Y has never written with). Each result gives a 0-1
     `similarity`, whether they are coauthors, and the topics they share.
     """
+    check_limit(limit, maximum=MAX_RESULTS)
     if not (name or "").strip() and not profile_id:
         raise ToolInputError("Give `name` (a researcher's name) or `profile_id`.")
     with catalog.connection() as conn:
