@@ -68,7 +68,9 @@ def count_rank(counter: Counter[str], drop: set[str] = frozenset()) -> list[str]
     return [k for k, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])) if k not in drop]
 
 
-class Methods:
+class Lexical:
+    """The tools as they are."""
+
     def __init__(self, catalog: Catalog, truth: dict) -> None:
         self.catalog = catalog
         self.truth = truth
@@ -87,44 +89,47 @@ class Methods:
         found = tools.similar_authors(self.catalog, name, limit=50).results
         return [r.name for r in found if r.name in self.owners][:10]
 
-    # -- the baseline: counts of search_papers matches
-    def experts_baseline(self, query: str) -> list[str]:
+
+class Baseline(Lexical):
+    """Counts of search_papers matches."""
+
+    def experts(self, query: str) -> list[str]:
         return count_rank(Counter(a for paper in all_matches(self.catalog, query) for a in paper["authors"]))
 
     def _title_words(self, titles: list[str]) -> list[str]:
         return [w for title in titles for w in dict.fromkeys(T.tokens(title))]
 
-    def similar_papers_baseline(self, title: str) -> list[str]:
+    def similar_papers(self, title: str) -> list[str]:
         counts = Counter(p["title"] for w in self._title_words([title]) for p in all_matches(self.catalog, w))
         return count_rank(counts, {title})[:10]
 
-    def similar_authors_baseline(self, name: str) -> list[str]:
+    def similar_authors(self, name: str) -> list[str]:
         author = tools.get_author(self.catalog, name, papers_limit=100)
         words = self._title_words([p.title for p in author.papers])
         counts = Counter(a for w in words for p in all_matches(self.catalog, w) for a in p["authors"])
         return [n for n in count_rank(counts, {name}) if n in self.owners][:10]
 
 
-def evaluate(methods: Methods, truth: dict) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """(tool, queries, method) -> (mean precision@5, mean nDCG@10)."""
+def evaluate(methods: dict[str, Lexical], truth: dict) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """(tool, queries, method) -> (mean precision@5, mean nDCG@10), for each of *methods* (name -> ranker)."""
     runs: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
 
-    def score(key: tuple[str, str, str], ranked: list[str], relevant: set[str]) -> None:
-        runs.setdefault(key, []).append((precision_at(ranked, relevant), ndcg_at(ranked, relevant)))
+    def score(key: tuple[str, str], rank: str, argument: str, relevant: set[str]) -> None:
+        for name, method in methods.items():
+            ranked = getattr(method, rank)(argument)
+            runs.setdefault((*key, name), []).append((precision_at(ranked, relevant), ndcg_at(ranked, relevant)))
 
     for topic, q in truth["topics"].items():
         relevant = set(truth["experts"][topic])
         for kind, text in (("own words", q["query"]), ("paraphrase", q["paraphrase"])):
             assert kind == "own words" or not set(T.tokens(q["query"])) & set(T.tokens(text)), text
-            score(("find_experts", kind, "lexical"), methods.experts(text), relevant)
-            score(("find_experts", kind, "baseline"), methods.experts_baseline(text), relevant)
+            score(("find_experts", kind), "experts", text, relevant)
     by_topic: dict[str, set[str]] = {}
     for title, topic in truth["papers"].items():
         by_topic.setdefault(topic, set()).add(title)
     for title, topic in truth["papers"].items():
         relevant = by_topic[topic] - {title}
-        score(("similar_papers", "own words", "lexical"), methods.similar_papers(title), relevant)
-        score(("similar_papers", "own words", "baseline"), methods.similar_papers_baseline(title), relevant)
+        score(("similar_papers", "own words"), "similar_papers", title, relevant)
     topics_of = truth["person_topics"]
     for name in truth["profiles"]:
         if name in truth["generalists"]:
@@ -134,8 +139,7 @@ def evaluate(methods: Methods, truth: dict) -> dict[tuple[str, str, str], tuple[
             for other in truth["profiles"]
             if other != name and other not in truth["generalists"] and set(topics_of[other]) & set(topics_of[name])
         }
-        score(("similar_authors", "own words", "lexical"), methods.similar_authors(name), relevant)
-        score(("similar_authors", "own words", "baseline"), methods.similar_authors_baseline(name), relevant)
+        score(("similar_authors", "own words"), "similar_authors", name, relevant)
     return {
         key: (sum(p for p, _ in vals) / len(vals), sum(n for _, n in vals) / len(vals)) for key, vals in runs.items()
     }
@@ -169,7 +173,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         catalog = Catalog(build(Path(tmp)))
         try:
-            results = evaluate(Methods(catalog, truth), truth)
+            results = evaluate({"lexical": Lexical(catalog, truth), "baseline": Baseline(catalog, truth)}, truth)
         finally:
             catalog.close()
     print(table(results))

@@ -86,19 +86,29 @@ def ensure_vocab(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA query_only = {int(query_only)}")
 
 
-def document_frequencies(conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
-    """How many papers contain each term (any indexed column); terms no paper has are left out."""
-    wanted = sorted(set(terms))
-    if not wanted:
-        return {}
-    ensure_vocab(conn)
-    return {
-        row[0]: row[1]
-        for row in conn.execute(
-            f"SELECT term, doc FROM {VOCAB_TABLE} WHERE term IN (SELECT value FROM json_each(?))",
-            [json.dumps(wanted)],
+def document_frequencies(
+    conn: sqlite3.Connection, terms: Iterable[str], cache: dict[str, int] | None = None
+) -> dict[str, int]:
+    """How many papers contain each term (any indexed column); terms no paper has are left out.
+
+    fts5vocab counts a term's papers by walking its whole posting list, so a common word costs
+    milliseconds: *cache* (valid while the catalog is unchanged) remembers every answer.
+    """
+    cache = {} if cache is None else cache
+    wanted = sorted({t for t in terms if t not in cache})
+    if wanted:
+        ensure_vocab(conn)
+        found = dict(
+            conn.execute(
+                f"SELECT term, doc FROM {VOCAB_TABLE} WHERE term IN (SELECT value FROM json_each(?))",
+                [json.dumps(wanted)],
+            ).fetchall()
         )
-    }
+        if len(cache) > 500_000:
+            cache.clear()
+        for term in wanted:
+            cache[term] = found.get(term, 0)
+    return {t: cache[t] for t in terms if cache.get(t)}
 
 
 def idf(df: int, papers: int) -> float:

@@ -47,12 +47,16 @@ METHOD = "lexical"
 SMOOTHING = 3.0  # pseudo-papers added to everyone's count: one paper on a topic is weak evidence
 ON_TOPIC = 0.3  # a paper this relevant (relative to the best match) counts as on the topic
 COMMON_SHARE = 0.3  # topic words in more papers than this share are too common to mean a topic
-CANDIDATE_PAPERS = 2000  # best-matching papers find_experts and similar_authors look at
-PEOPLE_TO_SCORE = 400  # people whose paper counts are read (best upper bounds first)
-SIMILAR_CANDIDATES = 150  # papers similar_papers compares in full
-AUTHOR_CANDIDATES = 60  # people similar_authors compares in full
+# Candidate searches rank every paper matching any of their terms: terms are taken (rarest or heaviest
+# first) only while the papers they match add up to at most this many, which bounds a call's cost.
+POSTINGS_BUDGET = 12_000
+CANDIDATE_PAPERS = 1000  # best-matching papers find_experts and similar_authors look at
+PEOPLE_TO_SCORE = 200  # people whose paper counts are read (best upper bounds first)
+SIMILAR_CANDIDATES = 60  # papers similar_papers compares in full
+AUTHOR_CANDIDATES = 25  # people similar_authors compares in full
 QUERY_TERMS = 24  # terms of a paper or person used to find candidates
 PERSON_PAPERS = 200  # most recent papers making up a person's profile
+CANDIDATE_PAPERS_EACH = 30  # most recent papers making up a candidate's profile in similar_authors
 TOPICS = 10
 # bm25 column weights (title, abstract, author names) for topical relevance: author names never count.
 TOPIC_BM25 = "bm25(papers_fts, 3.0, 1.0, 0.0)"
@@ -62,6 +66,11 @@ Limit = Annotated[int, Field(ge=1, le=MAX_RESULTS, description=f"Maximum results
 
 
 # -- term profiles ------------------------------------------------------------------------
+
+
+def frequencies(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
+    """Document frequencies of *terms*, remembered until the catalog changes."""
+    return T.document_frequencies(conn, terms, catalog.cached("document_frequencies", dict))
 
 
 def paper_count(catalog: Catalog, conn: sqlite3.Connection) -> int:
@@ -82,27 +91,42 @@ def paper_vectors(catalog: Catalog, conn: sqlite3.Connection, ids: Iterable[int]
                 [json.dumps(wanted)],
             )
         }
-        dfs = T.document_frequencies(conn, (t for c in counts.values() for t in c))
+        dfs = frequencies(catalog, conn, {t for c in counts.values() for t in c})
         total = paper_count(catalog, conn)
         for paper_id in wanted:
             cache[paper_id] = T.weigh(counts.get(paper_id, {}), dfs, total)
     return {i: cache[i] for i in ids if i in cache}
 
 
-def person_papers(conn: sqlite3.Connection, author_id: int) -> list[int]:
+def person_papers(conn: sqlite3.Connection, author_id: int, limit: int = PERSON_PAPERS) -> list[int]:
     return [
         r[0]
         for r in conn.execute(
             """SELECT p.id FROM paper_authors pa JOIN papers p ON p.id = pa.paper_id
                WHERE pa.author_id = ? ORDER BY p.date DESC, p.id DESC LIMIT ?""",
-            [author_id, PERSON_PAPERS],
+            [author_id, limit],
         )
     ]
 
 
-def person_vector(catalog: Catalog, conn: sqlite3.Connection, author_id: int) -> dict[str, float]:
-    """A person's term profile: the centroid of their papers' vectors."""
-    return T.centroid(paper_vectors(catalog, conn, person_papers(conn, author_id)).values())
+def person_vector(
+    catalog: Catalog, conn: sqlite3.Connection, author_id: int, limit: int = PERSON_PAPERS
+) -> dict[str, float]:
+    """A person's term profile: the centroid of their (*limit* most recent) papers' vectors."""
+    return T.centroid(paper_vectors(catalog, conn, person_papers(conn, author_id, limit)).values())
+
+
+def affordable(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str]) -> list[str]:
+    """The first of *terms* (in priority order) whose papers add up to at most POSTINGS_BUDGET."""
+    wanted = list(terms)
+    dfs = frequencies(catalog, conn, wanted)
+    out: list[str] = []
+    spent = 0
+    for term in wanted:
+        if term in dfs and spent + dfs[term] <= POSTINGS_BUDGET:
+            out.append(term)
+            spent += dfs[term]
+    return out
 
 
 def author_topics(catalog: Catalog, conn: sqlite3.Connection, author_id: int) -> list[TopicTerm]:
@@ -154,26 +178,35 @@ def _rank_people(
     ):
         if author_id not in skip:
             mine.setdefault(author_id, []).append(paper_id)
-    people = {
-        r[0]: (r[1], r[2])
-        for r in conn.execute(
-            "SELECT id, name, profile_id FROM authors WHERE id IN (SELECT value FROM json_each(?))",
-            [json.dumps(list(mine))],
-        )
-    }
     if profiles_only:
-        mine = {a: p for a, p in mine.items() if people.get(a, (None, None))[1] is not None}
+        owners = {
+            r[0]
+            for r in conn.execute(
+                """SELECT id FROM authors WHERE id IN (SELECT value FROM json_each(?))
+                   AND profile_id IS NOT NULL""",
+                [json.dumps(list(mine))],
+            )
+        }
+        mine = {a: p for a, p in mine.items() if a in owners}
     sums = {a: sum(relevance[p] for p in papers) for a, papers in mine.items()}
     # The matched papers are a lower bound of each person's paper count, so sum / (matched + SMOOTHING)
     # bounds their score from above: only the best bounds need their real counts.
     bound = sorted(mine, key=lambda a: (-sums[a] / (len(mine[a]) + SMOOTHING), a))[:PEOPLE_TO_SCORE]
+    join = " JOIN papers p ON p.id = pa.paper_id" if filters else ""
     counts = dict(
         conn.execute(
-            f"""SELECT pa.author_id, count(*) FROM paper_authors pa JOIN papers p ON p.id = pa.paper_id
+            f"""SELECT pa.author_id, count(*) FROM paper_authors pa{join}
                 WHERE pa.author_id IN (SELECT value FROM json_each(?)){filters} GROUP BY pa.author_id""",
             [json.dumps(bound), *params],
         ).fetchall()
     )
+    people = {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            "SELECT id, name, profile_id FROM authors WHERE id IN (SELECT value FROM json_each(?))",
+            [json.dumps(bound)],
+        )
+    }
     ranked = []
     for a in bound:
         total = max(counts.get(a, 0), len(mine[a]))
@@ -192,14 +225,24 @@ def _refs(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, PaperRef]:
     }
 
 
-def _topic_terms(conn: sqlite3.Connection, words: list[str], total: int) -> tuple[list[str], list[str]]:
-    """(terms to match, terms dropped as too common) among *words* that some paper uses."""
-    dfs = T.document_frequencies(conn, words)
-    known = [w for w in words if w in dfs]
-    keep = [w for w in known if dfs[w] <= COMMON_SHARE * total]
-    if not keep:  # every word is common: match them anyway (rarest first)
-        return known, []
-    return keep, [w for w in known if w not in keep]
+def _topic_terms(
+    catalog: Catalog, conn: sqlite3.Connection, words: list[str], total: int
+) -> tuple[list[str], list[str], str]:
+    """(terms to match, terms left out as too common, the FTS5 query) among *words* that some paper uses.
+
+    Words in more than COMMON_SHARE of all papers are left out when rarer ones remain; the rarest words
+    are matched first, as many as the postings budget allows; when even the rarest is over budget it is
+    matched in titles only.
+    """
+    dfs = frequencies(catalog, conn, words)
+    known = sorted((w for w in words if w in dfs), key=lambda w: (dfs[w], words.index(w)))
+    if not known:
+        return [], [], ""
+    keep = [w for w in known if dfs[w] <= COMMON_SHARE * total] or known
+    matched = affordable(catalog, conn, keep)
+    if matched:
+        return matched, [w for w in known if w not in matched], T.fts_any(matched)
+    return keep[:1], known[1:], '{title} : ("' + keep[0] + '")'
 
 
 def find_experts(
@@ -237,12 +280,12 @@ def find_experts(
         require_data(catalog)
         where, params, _, _ = paper_filters(catalog, conn, category=category, year_from=year_from, year_to=year_to)
         filters = "".join(f" AND {w}" for w in where)
-        matched, common = _topic_terms(conn, words, paper_count(catalog, conn))
+        matched, common, match = _topic_terms(catalog, conn, words, paper_count(catalog, conn))
         result = FindExpertsResult(topic=text, terms=matched, results=[], method=METHOD, note=LEXICAL_NOTE)
         if not matched:
             result.note = f"No paper uses the words {', '.join(words)}. " + LEXICAL_NOTE + " Try other words."
             return result
-        relevance = _match_papers(conn, T.fts_any(matched), filters, params)
+        relevance = _match_papers(conn, match, filters, params)
         ranked = _rank_people(conn, relevance, filters, params, profiles_only=profiles_only)[:limit]
         refs = _refs(conn, [p for r in ranked for p in r[4][:3]])
         top = ranked[0][0] if ranked else 1.0
@@ -259,7 +302,9 @@ def find_experts(
         ]
         notes = [LEXICAL_NOTE]
         if common:
-            notes.append(f"Ignored as too common to mark a topic: {', '.join(common)}.")
+            notes.append(f"Left out as too common to mark a topic: {', '.join(common)}.")
+        if match.startswith("{title}"):
+            notes.append(f"{matched[0]!r} is in very many papers: matched in titles only; add a rarer word.")
         if not ranked:
             notes.append("No paper passes the filters; relax a filter.")
         result.note = " ".join(notes)
@@ -307,8 +352,8 @@ def similar_papers(
         if not vector:
             result.note = "This paper has no distinctive words to compare (no abstract?). " + LEXICAL_NOTE
             return result
-        query = T.fts_any(t for t, _ in T.top_terms(vector, QUERY_TERMS))
-        found = _match_papers(conn, query, "", [], exclude=paper_id)
+        terms = affordable(catalog, conn, (t for t, _ in T.top_terms(vector, QUERY_TERMS)))
+        found = _match_papers(conn, T.fts_any(terms), "", [], exclude=paper_id) if terms else {}
         candidates = sorted(found, key=lambda p: (-found[p], p))[:SIMILAR_CANDIDATES]
         vectors = paper_vectors(catalog, conn, candidates)
         scored = sorted(
@@ -378,12 +423,12 @@ def similar_authors(
             )
         }
         skip = frozenset({person.author_id, *(coauthors if exclude_coauthors else ())})
-        query = T.fts_any(t for t, _ in T.top_terms(vector, QUERY_TERMS))
-        relevance = _match_papers(conn, query, "", [])
+        terms = affordable(catalog, conn, (t for t, _ in T.top_terms(vector, QUERY_TERMS)))
+        relevance = _match_papers(conn, T.fts_any(terms), "", []) if terms else {}
         ranked = _rank_people(conn, relevance, "", [], skip=skip)[:AUTHOR_CANDIDATES]
         scored = []
         for _, author_id, other_name, other_profile, _, _ in ranked:
-            other = person_vector(catalog, conn, author_id)
+            other = person_vector(catalog, conn, author_id, CANDIDATE_PAPERS_EACH)
             scored.append((T.cosine(vector, other), other_name, author_id, other_profile, other))
         scored.sort(key=lambda s: (-s[0], s[1], s[2]))
         result.results = [
