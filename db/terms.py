@@ -48,6 +48,8 @@ STOPWORDS = frozenset(_STOPWORDS.split())
 
 def fold(text: str) -> str:
     """Case-fold and strip accents, as the index does."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

@@ -49,14 +49,14 @@ ON_TOPIC = 0.3  # a paper this relevant (relative to the best match) counts as o
 COMMON_SHARE = 0.3  # topic words in more papers than this share are too common to mean a topic
 # Candidate searches rank every paper matching any of their terms: terms are taken (rarest or heaviest
 # first) only while the papers they match add up to at most this many, which bounds a call's cost.
-POSTINGS_BUDGET = 12_000
+POSTINGS_BUDGET = 6_000
 CANDIDATE_PAPERS = 1000  # best-matching papers find_experts and similar_authors look at
 PEOPLE_TO_SCORE = 200  # people whose paper counts are read (best upper bounds first)
 SIMILAR_CANDIDATES = 60  # papers similar_papers compares in full
-AUTHOR_CANDIDATES = 25  # people similar_authors compares in full
+AUTHOR_CANDIDATES = 15  # people similar_authors compares in full
 QUERY_TERMS = 24  # terms of a paper or person used to find candidates
 PERSON_PAPERS = 200  # most recent papers making up a person's profile
-CANDIDATE_PAPERS_EACH = 30  # most recent papers making up a candidate's profile in similar_authors
+CANDIDATE_PAPERS_EACH = 20  # most recent papers making up a candidate's profile in similar_authors
 TOPICS = 10
 # bm25 column weights (title, abstract, author names) for topical relevance: author names never count.
 TOPIC_BM25 = "bm25(papers_fts, 3.0, 1.0, 0.0)"
