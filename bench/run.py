@@ -296,11 +296,12 @@ def distances(start: int, graph: tuple, limit: int) -> dict[int, int]:
     return seen
 
 
-def sample_titles(catalog: Path, rng: random.Random, n: int) -> list[str]:
+def sample_papers(catalog: Path, rng: random.Random, n: int) -> list[tuple[int, str]]:
+    """*n* random papers (id, title)."""
     conn = sqlite3.connect(f"{catalog.resolve().as_uri()}?mode=ro", uri=True)
     try:
         top = conn.execute("SELECT max(id) FROM papers").fetchone()[0] or 0
-        out: list[str] = []
+        out: list[tuple[int, str]] = []
         while len(out) < n and top:
             ids = [rng.randint(1, top) for _ in range(n - len(out))]
             found = dict(
@@ -308,10 +309,14 @@ def sample_titles(catalog: Path, rng: random.Random, n: int) -> list[str]:
                     "SELECT id, title FROM papers WHERE id IN (SELECT value FROM json_each(?))", [json.dumps(ids)]
                 )
             )
-            out += [found[i] for i in ids if i in found]
+            out += [(i, found[i]) for i in ids if i in found]
     finally:
         conn.close()
     return out
+
+
+def sample_titles(catalog: Path, rng: random.Random, n: int) -> list[str]:
+    return [title for _, title in sample_papers(catalog, rng, n)]
 
 
 def listed_names(catalog: Path, rng: random.Random, n: int) -> list[str]:
@@ -330,7 +335,7 @@ def workloads(catalog: Path, manifest: dict, calls: int, seed: int) -> list[tupl
     hubs = [h["name"] for h in manifest["hubs"]]
     listed = listed_names(catalog, rng, 300)  # people known only from author lists, as the catalog has them
     categories = manifest["categories"][:8]
-    titles = sample_titles(catalog, rng, 3 * calls)
+    titles = sample_titles(catalog, rng, 6 * calls)
 
     def query(misspell: bool = False) -> str:
         """1-3 consecutive words of a paper's title (a topic someone would type); maybe with a typo."""
@@ -380,6 +385,16 @@ def workloads(catalog: Path, manifest: dict, calls: int, seed: int) -> list[tupl
         chosen = [rng.choice(pool) for _ in range(n)] if pool else []
         return [{"profile_id_a": owner_profile[a], "profile_id_b": owner_profile[b]} for a, b in chosen]
 
+    experts = [{"topic": query()} for _ in range(calls)]
+    similar_papers = [{"paper_id": pid} for pid, _ in sample_papers(catalog, rng, calls)]
+    profiles = [o["profile_id"] for o in [*manifest["owners"], *manifest["hubs"]]]  # namesakes need a profile_id
+    similar_authors = [
+        {"profile_id": rng.choice(profiles), "exclude_coauthors": rng.random() < 0.5} for _ in range(calls)
+    ]
+    trends = [
+        {"query": query() if rng.random() < 0.9 else "", "group_by": rng.choice(["year", "category"])}
+        for _ in range(calls)
+    ]
     out = [
         ("search_papers (1-3 title words)", "search_papers", plain),
         ("search_papers + filters", "search_papers", filtered),
@@ -387,6 +402,10 @@ def workloads(catalog: Path, manifest: dict, calls: int, seed: int) -> list[tupl
         ("get_author", "get_author", get_author),
         ("search_authors (typos)", "search_authors", search_authors),
         ("shared_coauthors", "shared_coauthors", pairs((1, 2), calls)),
+        ("find_experts (1-3 title words)", "find_experts", experts),
+        ("similar_papers", "similar_papers", similar_papers),
+        ("similar_authors", "similar_authors", similar_authors),
+        ("topic_trends (1-3 title words, or all)", "topic_trends", trends),
     ]
     for depth in (1, 2, 3, 4):
         path_calls = [dict(a, max_hops=4) for a in pairs((depth,), calls)]

@@ -45,6 +45,10 @@ INSTRUCTIONS = (
     "(titles, dates, categories, scores, authors, affiliations, abstracts), built from profile pages. "
     "Start with search_papers for topics and get_author for a person (search_authors when unsure of a "
     "spelling); use shared_coauthors and collaboration_path for who-worked-with-whom questions. "
+    "For questions by topic rather than by name: find_experts (who works on T), similar_papers (what is like "
+    "this paper), similar_authors (who works on what Y works on; exclude_coauthors=true for people Y should "
+    "meet), topic_trends (how many papers on T per year or category); get_author's `topics` says what a person "
+    "works on. These rank by shared words (method 'lexical'): try the words papers would use. "
     "Names are matched despite accents, case and typos and every answer says how a name was resolved; "
     "author lists are truncated, so collaborator answers are lower bounds."
 )
@@ -58,6 +62,10 @@ TOOLS: list[tuple[Callable[..., BaseModel], str]] = [
     (tools.coauthors, "List coauthors"),
     (tools.shared_coauthors, "Shared coauthors of two researchers"),
     (tools.collaboration_path, "Collaboration path between two researchers"),
+    (tools.find_experts, "Find experts on a topic"),
+    (tools.similar_papers, "Similar papers"),
+    (tools.similar_authors, "Similar researchers"),
+    (tools.topic_trends, "Topic trends over years or categories"),
     (tools.catalog_stats, "Catalog statistics"),
 ]
 TOOL_FUNCTIONS: dict[str, Callable[..., BaseModel]] = {fn.__name__: fn for fn, _ in TOOLS}
@@ -248,7 +256,8 @@ def _register_prompts(app: MCPServer) -> None:
             "(or brief each separately); if the match is fuzzy, say which name you used.\n"
             "2. Summarise their primary category, h-index, citations and years active.\n"
             "3. Pick their 3-5 most notable papers (score, recency, code) and call get_paper for details.\n"
-            "4. Call coauthors for their main collaborators.\n"
+            "4. Call coauthors for their main collaborators, and similar_authors for people working on the same "
+            "topics (its `topics` in get_author say what those are).\n"
             "Cite paper titles and dates; note that author lists are truncated."
         )
 
@@ -275,7 +284,8 @@ def _register_prompts(app: MCPServer) -> None:
             "page with next_cursor if useful; try synonyms if there are few results.\n"
             "2. Call get_paper for the most relevant 5-8 papers to read their abstracts.\n"
             "3. Group the papers into themes; for each, name key papers (title, date, code or not).\n"
-            "4. Name the researchers who appear most (get_author for the top two).\n"
+            f"4. Call topic_trends(query={topic!r}) for how the topic grew, and find_experts(topic={topic!r}) "
+            "for who works on it (get_author for the top two).\n"
             "Only report what the tools returned."
         )
 

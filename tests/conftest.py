@@ -24,6 +24,10 @@ TOOL_NAMES = [
     "coauthors",
     "shared_coauthors",
     "collaboration_path",
+    "find_experts",
+    "similar_papers",
+    "similar_authors",
+    "topic_trends",
     "catalog_stats",
 ]
 

@@ -40,6 +40,10 @@ TOOL_ARGUMENTS: dict[str, set[str]] = {
     "coauthors": {"name", "profile_id", "limit"},
     "shared_coauthors": {"author_a", "author_b"},
     "collaboration_path": {"author_a", "author_b", "max_hops"},
+    "find_experts": {"topic", "category", "year_from", "year_to", "profiles_only", "limit"},
+    "similar_papers": {"paper_id", "limit"},
+    "similar_authors": {"name", "profile_id", "limit", "exclude_coauthors"},
+    "topic_trends": {"query", "group_by", "author", "category", "year_from", "year_to"},
     "catalog_stats": set(),
 }
 

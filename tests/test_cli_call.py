@@ -144,3 +144,24 @@ def test_call_unknown_tool_names_the_tools(example_db: Path) -> None:
     assert done.returncode != 0
     assert "no_such_tool" in done.stderr and "search_papers" in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expect"),
+    [
+        (["find_experts", "topic=speculative decoding", "profiles_only=true"], "Zoë Hartmann"),
+        (["similar_papers", "paper_id=1", "limit=3"], "similarity"),
+        (["similar_authors", "name=Lukasz Wrobel", "exclude_coauthors=true", "limit=3"], "coauthor"),
+        (["topic_trends", "query=retrieval", "group_by=category"], "IR"),
+    ],
+    ids=["find_experts", "similar_papers", "similar_authors", "topic_trends"],
+)
+def test_call_works_for_the_topic_tools(example_db: Path, arguments: list[str], expect: str) -> None:
+    result = call(example_db, *arguments, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert expect in result.stdout
+    if arguments[0] == "topic_trends":
+        assert data["total"] == sum(b["papers"] for b in data["buckets"]) > 0
+    else:
+        assert data["results"] and data["method"] == "lexical"

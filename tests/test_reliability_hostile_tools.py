@@ -341,6 +341,59 @@ def test_targeted_hostile_calls(session: Session, tool: str, arguments: dict[str
         assert message.startswith(expected), text
 
 
+@pytest.mark.parametrize(
+    ("tool", "arguments", "expected"),
+    [
+        ("find_experts", {"topic": MEGA, "category": MEGA}, "`topic` is 1,000,000 characters long; give at most 2000."),
+        (
+            "find_experts",
+            {"topic": '" OR NEAR(a b) * title: {abstract} -', "year_from": 2100, "year_to": 1900},
+            "`year_from` (2100) is after `year_to` (1900); swap them.",
+        ),
+        ("find_experts", {"topic": " ".join(["retrieval"] * 500)}, "`topic` is 4,999 characters long"),
+        ("similar_papers", {"paper_id": INT64[1], "limit": 50}, f"No paper with paper_id {INT64[1]}"),
+        ("similar_papers", {"paper_id": INT64[0]}, "`paper_id`: Input should be greater than or equal to 1"),
+        (
+            "similar_authors",
+            {"name": "", "profile_id": "../../etc/passwd"},
+            "No profile with profile_id '../../etc/passwd'.",
+        ),
+        (
+            "similar_authors",
+            {"name": "Wei Zhang", "exclude_coauthors": True},
+            "Several profiles are named 'Wei Zhang' and they are different people: profile_id='ex05_wei-zhang-db'",
+        ),
+        ("similar_authors", {"name": MEGA}, "`name` is 1,000,000 characters long; give at most 2000."),
+        (
+            "topic_trends",
+            {"query": '"unbalanced NEAR( OR *', "group_by": "category", "author": MEGA},
+            "`author` is 1,000,000 characters long; give at most 2000.",
+        ),
+        (
+            "topic_trends",
+            {"query": "\x00OR\x00", "year_from": 2100, "year_to": 1900},
+            "`year_from` (2100) is after `year_to` (1900); swap them.",
+        ),
+    ],
+)
+def test_targeted_hostile_calls_to_topic_tools(
+    session: Session, tool: str, arguments: dict[str, Any], expected: str
+) -> None:
+    is_error, text, _ = session.call(tool, arguments)
+    assert is_error, text[:300]
+    message = text.removeprefix(f"Error executing tool {tool}: ").removeprefix(f"Invalid arguments for {tool}: ")
+    assert message.startswith(expected), text
+
+
+def test_control_characters_in_a_topic_are_dropped_and_the_words_searched(session: Session) -> None:
+    is_error, text, structured = session.call(
+        "find_experts", {"topic": "\x00" * 50 + "graph", "profiles_only": True, "limit": 50}
+    )
+    assert not is_error, text
+    assert structured["topic"] == "graph"
+    assert structured["results"] and all(r["profile_id"] for r in structured["results"])
+
+
 def test_integers_beyond_64_bits_are_refused_naming_the_argument(session: Session) -> None:
     for tool in TOOL_NAMES:
         for name, schema in session.tools[tool].input_schema.get("properties", {}).items():

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from fault_helpers import EXAMPLES, RawServer, assert_no_traceback
 
-from conftest import build_catalog
+from conftest import TOOL_NAMES, build_catalog
 
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
@@ -102,7 +102,7 @@ def test_hostile_stdin_gets_errors_or_is_dropped_and_the_server_keeps_serving(ca
         stats = server.request(2000, "tools/call", {"name": "catalog_stats", "arguments": {}})
         assert stats["result"]["structuredContent"]["profiles"] == 10
         tools = server.request(2001, "tools/list")
-        assert len(tools["result"]["tools"]) == 8
+        assert len(tools["result"]["tools"]) == len(TOOL_NAMES)
     finally:
         rest = server.close()
     assert server.proc.returncode == 0, server.stderr[-3000:]

@@ -65,6 +65,14 @@ NORMAL_CALLS: list[tuple[str, dict[str, Any]]] = [
     ("shared_coauthors", {"author_a": "Łukasz Wróbel", "author_b": "José Álvarez"}),
     ("collaboration_path", {"author_a": "Łukasz Wróbel", "author_b": "Henrik Solberg"}),
     ("collaboration_path", {"author_a": "Łukasz Wróbel", "author_b": "Henrik Solberg", "max_hops": 1}),  # not found
+    ("find_experts", {"topic": "retrieval", "year_from": 2022}),
+    ("find_experts", {"topic": "translation", "category": "CL", "profiles_only": True, "limit": 3}),
+    ("similar_papers", {"paper_id": 1, "limit": 5}),
+    ("similar_authors", {"name": "Zoe Hartmann"}),
+    ("similar_authors", {"name": "Lukasz Wrobel", "exclude_coauthors": True, "limit": 3}),
+    ("topic_trends", {"query": "retrieval", "year_from": 2022}),
+    ("topic_trends", {}),
+    ("topic_trends", {"query": "graph", "group_by": "category"}),
     ("catalog_stats", {}),
 ]
 
@@ -167,7 +175,14 @@ async def test_every_tool_is_covered_by_the_schema_test() -> None:
 
 async def test_instructions_and_server_info(ex: Client) -> None:
     assert ex.instructions and len(ex.instructions) > 100
-    for tool in ("search_papers", "get_author", "shared_coauthors", "collaboration_path"):
+    for tool in (
+        "search_papers",
+        "get_author",
+        "shared_coauthors",
+        "collaboration_path",
+        "find_experts",
+        "topic_trends",
+    ):
         assert tool in ex.instructions
     assert ex.server_info is not None and ex.server_info.name == "scholar-catalog"
     capabilities = ex.server_capabilities

@@ -10,15 +10,20 @@ from .catalog import catalog_stats
 from .common import ToolInputError
 from .network import collaboration_path, shared_coauthors
 from .papers import get_paper, search_papers
+from .topics import find_experts, similar_authors, similar_papers, topic_trends
 
 __all__ = [
     "ToolInputError",
     "catalog_stats",
     "coauthors",
     "collaboration_path",
+    "find_experts",
     "get_author",
     "get_paper",
     "search_authors",
     "search_papers",
     "shared_coauthors",
+    "similar_authors",
+    "similar_papers",
+    "topic_trends",
 ]

@@ -34,6 +34,7 @@ from .models import (
     Resolution,
     SearchAuthorsResult,
 )
+from .topics import author_topics
 
 TRUNCATION_NOTE = (
     "Author lists in profiles are truncated ('et al.'), so coauthor counts are lower bounds: "
@@ -100,10 +101,12 @@ def get_author(
                     "Call get_author again with the profile_id of the one you mean."
                 ),
             )
-        return _author_result(conn, person, resolution, papers_limit)
+        return _author_result(catalog, conn, person, resolution, papers_limit)
 
 
-def _author_result(conn: sqlite3.Connection, person: Person, resolution, papers_limit: int) -> AuthorResult:
+def _author_result(
+    catalog: Catalog, conn: sqlite3.Connection, person: Person, resolution: Resolution, papers_limit: int
+) -> AuthorResult:
     profile = None
     if person.profile_id:
         profile = conn.execute(
@@ -161,6 +164,7 @@ def _author_result(conn: sqlite3.Connection, person: Person, resolution, papers_
         top_coauthors=coauthor_rows(conn, person.author_id, 10),
         categories=categories,
         years_active=[stats[1], stats[2]] if stats[0] else [],
+        topics=author_topics(catalog, conn, person.author_id),
         note=note,
     )
 

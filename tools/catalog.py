@@ -7,6 +7,7 @@ import os
 from scholar_catalog.db.catalog import Catalog
 
 from .models import CountItem, SourceDir, StatsResult, YearCount
+from .topics import METHOD
 
 MAX_SOURCES = 20
 
@@ -51,5 +52,6 @@ def catalog_stats(catalog: Catalog) -> StatsResult:
             ],
             built_at=built[0] if built else None,
             sources=[SourceDir(directory=d, profiles=n) for d, n in sources[:MAX_SOURCES]],
+            ranking_method=METHOD,
             note=note,
         )

@@ -124,6 +124,11 @@ class Candidate(Model):
     top_paper: str | None = Field(description="Its highest-scored (else newest) paper.")
 
 
+class TopicTerm(Model):
+    term: str
+    weight: float = Field(description="How strongly the term marks this work apart from the catalog's (0–1).")
+
+
 class AuthorResult(Model):
     name: str
     profile_id: str | None = Field(description="Null when the person is known only from author lists.")
@@ -146,6 +151,10 @@ class AuthorResult(Model):
     candidates: list[Candidate] = Field(
         default_factory=list,
         description="Set when several profiles share this name: the others, pick one with profile_id.",
+    )
+    topics: list[TopicTerm] = Field(
+        default_factory=list,
+        description="Up to 10 terms that set this person's work apart from the rest of the catalog, strongest first.",
     )
     note: str | None = None
 
@@ -228,4 +237,83 @@ class StatsResult(Model):
     years: list[YearCount]
     built_at: str | None
     sources: list[SourceDir]
+    ranking_method: Literal["lexical", "hybrid"] = Field(
+        default="lexical",
+        description="How find_experts, similar_papers and similar_authors rank: lexical (word statistics) "
+        "or hybrid (also an embedding model).",
+    )
+    note: str | None = None
+
+
+# -- questions by meaning (tools/topics.py) ----------------------------------------------
+
+Method = Literal["lexical", "hybrid"]
+
+
+class Expert(Model):
+    name: str
+    profile_id: str | None = Field(description="Null for people known only from author lists.")
+    score: float = Field(description="0–1, relative to the first result.")
+    papers_on_topic: int = Field(description="Their papers that are clearly about the topic.")
+    papers: int = Field(description="All their papers in the catalog (within the filters).")
+    evidence: list[PaperRef] = Field(description="Up to 3 of their papers, most relevant first.")
+
+
+class FindExpertsResult(Model):
+    topic: str
+    terms: list[str] = Field(description="The words the topic was matched on.")
+    results: list[Expert]
+    method: Method = Field(description="lexical: word statistics; hybrid: fused with an embedding model.")
+    note: str | None = None
+
+
+class PaperTitle(Model):
+    paper_id: int
+    title: str
+
+
+class SimilarPaper(Model):
+    paper_id: int
+    title: str
+    date: str
+    similarity: float = Field(description="0–1 (cosine of the papers' term profiles).")
+    shared_authors: list[str]
+    why: str = Field(description="The distinctive terms both papers share, and common authors.")
+
+
+class SimilarPapersResult(Model):
+    paper: PaperTitle
+    results: list[SimilarPaper]
+    method: Method
+    note: str | None = None
+
+
+class SimilarAuthor(Model):
+    name: str
+    profile_id: str | None
+    similarity: float = Field(description="0–1 (cosine of the two people's topic profiles).")
+    coauthor: bool = Field(description="True when they have written a paper together.")
+    shared_topics: list[str] = Field(description="Distinctive terms of both people, strongest first.")
+
+
+class SimilarAuthorsResult(Model):
+    author: Resolution
+    results: list[SimilarAuthor]
+    method: Method
+    note: str | None = None
+
+
+class TrendBucket(Model):
+    key: str = Field(description="The year (as text) or the category code.")
+    papers: int
+    with_code: int = Field(description="Of those, papers with code.")
+
+
+class TopicTrendsResult(Model):
+    query: str
+    group_by: Literal["year", "category"]
+    buckets: list[TrendBucket] = Field(description="Years in order (gaps filled with 0), or categories by count.")
+    total: int = Field(description="Every matching paper (no page limit): the sum of the buckets.")
+    query_used: str | None = Field(default=None, description="The full-text query as run, as in search_papers.")
+    author_resolved: Resolution | None = None
     note: str | None = None

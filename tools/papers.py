@@ -27,7 +27,7 @@ from .common import (
     require_data,
     resolve_person,
 )
-from .models import Listing, PaperAuthor, PaperDetail, PaperSummary, SearchPapersResult
+from .models import Listing, PaperAuthor, PaperDetail, PaperSummary, Resolution, SearchPapersResult
 
 Sort = Literal["relevance", "date", "score"]
 
@@ -103,57 +103,24 @@ def search_papers(
     """
     query = clean_text(query or "", "query")
     check_limit(limit)
-    for argument, year in (("year_from", year_from), ("year_to", year_to)):
-        if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
-            raise ToolInputError(f"`{argument}` must be a year between {MIN_YEAR} and {MAX_YEAR} (got {year}).")
-    if year_from is not None and year_to is not None and year_from > year_to:
-        raise ToolInputError(f"`year_from` ({year_from}) is after `year_to` ({year_to}); swap them.")
+    check_years(year_from, year_to)
     if min_score is not None and not 0 <= min_score <= 100:
         raise ToolInputError(f"`min_score` must be between 0 and 100 (got {min_score}).")
 
     with catalog.connection() as conn:
         require_data(catalog)
-        where: list[str] = []
-        params: list[object] = []
-        resolution = None
-        if category is not None:
-            code = clean_text(category, "category").upper()
-            known = catalog.categories()
-            if code not in known:
-                raise ToolInputError(
-                    f"Unknown category {category!r}. Categories in this catalog: {', '.join(sorted(known))}."
-                )
-            where.append("p.category = ?")
-            params.append(code)
-        if year_from is not None:
-            where.append("p.year >= ?")
-            params.append(year_from)
-        if year_to is not None:
-            where.append("p.year <= ?")
-            params.append(year_to)
-        if has_code is not None:
-            where.append("p.has_code = ?")
-            params.append(int(has_code))
-        if min_score is not None:
-            where.append("EXISTS (SELECT 1 FROM listings l WHERE l.paper_id = p.id AND l.score >= ?)")
-            params.append(min_score)
-        author_id = None
-        if author or author_profile_id:
-            person, resolution, others = resolve_person(catalog, conn, author or "", author_profile_id, "author")
-            if others:
-                raise ambiguous_error(conn, person, others, "author_profile_id")
-            author_id = person.author_id
-        if affiliation is not None:
-            key = normalize_name(clean_text(affiliation, "affiliation"))
-            if not key:
-                raise ToolInputError("`affiliation` has no letters or digits; give an organisation name.")
-            pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            where.append(
-                """p.id IN (SELECT pa.paper_id FROM paper_affiliations pa
-                   JOIN affiliations a ON a.id = pa.affiliation_id WHERE a.name_norm LIKE ? ESCAPE '\\')"""
-            )
-            params.append(pattern)
-
+        where, params, author_id, resolution = paper_filters(
+            catalog,
+            conn,
+            category=category,
+            year_from=year_from,
+            year_to=year_to,
+            has_code=has_code,
+            min_score=min_score,
+            affiliation=affiliation,
+            author=author,
+            author_profile_id=author_profile_id,
+        )
         match = fts_query(query)
         key_of_query = fingerprint(
             match, author, author_profile_id, category, year_from, year_to, has_code, min_score, affiliation, sort
@@ -162,12 +129,12 @@ def search_papers(
         note = None
         if query and not match:
             note = "The query has no words to search for; listing papers by the other filters."
-        plan = _Plan(match, author_id, "".join(f" AND {w}" for w in where), params)
+        plan = Plan(match, author_id, "".join(f" AND {w}" for w in where), params)
         total, exact = plan.count(conn)
         if match and sort == "relevance" and total > RANK_CANDIDATES:
             # Scoring every match of very common words costs more than it tells: rank by BM25 among the
             # papers with the words in their title, or failing that list the newest.
-            titled = _Plan(f"title : ({match})", author_id, plan.filters, params)
+            titled = Plan(f"title : ({match})", author_id, plan.filters, params)
             titled_total, titled_exact = titled.count(conn, cap=RANK_CANDIDATES)
             if titled_exact and titled_total > 0:
                 rows = titled.page(conn, "relevance", limit, offset)
@@ -189,7 +156,7 @@ def search_papers(
         fuzzy = False
         unfiltered = 0
         if total == 0 and match and offset == 0 and (plan.filters or author_id is not None):
-            unfiltered, _ = _Plan(match, None, "", []).count(conn)
+            unfiltered, _ = Plan(match, None, "", []).count(conn)
         if unfiltered:
             shown = f"{unfiltered:,}" if unfiltered < COUNT_CAP else f"more than {COUNT_CAP:,}"
             note = f"{shown} papers contain these words, but none passes the filters; relax a filter."
@@ -216,7 +183,76 @@ def search_papers(
         )
 
 
-class _Plan:
+def check_years(year_from: int | None, year_to: int | None) -> None:
+    for argument, year in (("year_from", year_from), ("year_to", year_to)):
+        if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+            raise ToolInputError(f"`{argument}` must be a year between {MIN_YEAR} and {MAX_YEAR} (got {year}).")
+    if year_from is not None and year_to is not None and year_from > year_to:
+        raise ToolInputError(f"`year_from` ({year_from}) is after `year_to` ({year_to}); swap them.")
+
+
+def paper_filters(
+    catalog: Catalog,
+    conn: sqlite3.Connection,
+    *,
+    category: str | None = None,
+    year_from: int | None = None,
+    year_to: int | None = None,
+    has_code: bool | None = None,
+    min_score: float | None = None,
+    affiliation: str | None = None,
+    author: str | None = None,
+    author_profile_id: str | None = None,
+) -> tuple[list[str], list[object], int | None, Resolution | None]:
+    """The WHERE conditions on ``papers p`` (and params) for search filters, and the author filter's person.
+
+    Shared by every tool that filters papers as search_papers does. Arguments are checked here:
+    an unknown category, an unresolvable or ambiguous author, an empty affiliation are errors.
+    """
+    where: list[str] = []
+    params: list[object] = []
+    resolution = None
+    if category is not None:
+        code = clean_text(category, "category").upper()
+        known = catalog.categories()
+        if code not in known:
+            raise ToolInputError(
+                f"Unknown category {category!r}. Categories in this catalog: {', '.join(sorted(known))}."
+            )
+        where.append("p.category = ?")
+        params.append(code)
+    if year_from is not None:
+        where.append("p.year >= ?")
+        params.append(year_from)
+    if year_to is not None:
+        where.append("p.year <= ?")
+        params.append(year_to)
+    if has_code is not None:
+        where.append("p.has_code = ?")
+        params.append(int(has_code))
+    if min_score is not None:
+        where.append("EXISTS (SELECT 1 FROM listings l WHERE l.paper_id = p.id AND l.score >= ?)")
+        params.append(min_score)
+    author_id = None
+    if author or author_profile_id:
+        person, resolution, others = resolve_person(catalog, conn, author or "", author_profile_id, "author")
+        if others:
+            raise ambiguous_error(conn, person, others, "author_profile_id")
+        author_id = person.author_id
+    if affiliation is not None:
+        key = normalize_name(clean_text(affiliation, "affiliation"))
+        if not key:
+            raise ToolInputError("`affiliation` has no letters or digits; give an organisation name.")
+        pattern = "%" + key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(
+            """p.id IN (SELECT pa.paper_id FROM paper_affiliations pa
+               JOIN affiliations a ON a.id = pa.affiliation_id WHERE a.name_norm LIKE ? ESCAPE '\\')"""
+        )
+        params.append(pattern)
+    return where, params, author_id, resolution
+
+
+class Plan:
     """The FROM/WHERE of one search, with the join order chosen for it.
 
     With an author filter the author's papers drive the query (few rows); otherwise the
@@ -261,6 +297,11 @@ class _Plan:
         base, params = self._from("relevance")
         total = conn.execute(f"SELECT count(*) FROM (SELECT 1 {base} LIMIT ?)", [*params, cap + 1]).fetchone()[0]
         return (cap, False) if total > cap else (total, True)
+
+    def count_by(self, conn: sqlite3.Connection, column: str) -> list[tuple[object, int, int]]:
+        """(value of *column*, matches, matches with code) for every match, grouped by a ``papers p`` column."""
+        base, params = self._from("date")  # any sort but relevance joins papers
+        return conn.execute(f"SELECT {column}, count(*), sum(p.has_code) {base} GROUP BY {column}", params).fetchall()
 
     def page(
         self, conn: sqlite3.Connection, sort: str, limit: int, offset: int, dense: bool = False
