@@ -273,7 +273,7 @@ def serve_http(
     server = uvicorn.Server(config)
     if announce:
         auth = " (bearer token required)" if token else ""
-        mode = ", stateless" if stateless else ""
+        mode = " (stateless)" if stateless else ""
         print(f"scholar-catalog: MCP Streamable HTTP on {server_url(host, actual_port)}{auth}{mode}", file=sys.stderr)
         sys.stderr.flush()
     try:
