@@ -59,7 +59,7 @@ http {{
             proxy_pass http://scholar_catalog;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
+            proxy_set_header Host $host:$server_port;  # the name:port clients used; replicas get --allow-host NAME:PORT
             proxy_buffering off;
             proxy_connect_timeout 2s;
             proxy_read_timeout 60s;
