@@ -7,8 +7,12 @@ abandon the statement (``interrupted``); the call then raises :class:`CallTooLon
 call the handler does nothing. The deadline is per thread: each tool call runs in its own worker
 thread, and the handler runs in the thread that executes the statement.
 
-Python work between statements is not interrupted; the next statement of a call past its
-deadline is.
+The clock starts at the call's first tick, i.e. when it is running SQL, not while it waits for the
+catalog behind other calls (a process serves one call at a time from its connection). Building a
+per-catalog cache (:func:`paused`, e.g. the name index after a start or a new catalog) does not
+count: that work is done once for every later call, and stopping it would only make the next call
+start it again. Python work between statements is not interrupted; the next statement of a call
+past its deadline is.
 """
 
 from __future__ import annotations
@@ -40,8 +44,14 @@ class CallTooLong(RuntimeError):
 
 
 def _check_deadline() -> int:
+    limit = getattr(_state, "limit", None)
+    if limit is None:
+        return 0
     deadline = getattr(_state, "deadline", None)
-    return 1 if deadline is not None and time.monotonic() > deadline else 0
+    if deadline is None:  # the call's first tick: its clock starts now
+        _state.deadline = time.monotonic() + limit
+        return 0
+    return 1 if time.monotonic() > deadline else 0
 
 
 def install(conn: sqlite3.Connection) -> None:
@@ -51,15 +61,12 @@ def install(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def call_time_limit(seconds: float | None, name: str = "this call") -> Iterator[None]:
-    """Run the body with a deadline *seconds* from now (None: no limit) on this thread's SQLite statements.
-
-    The time counts from entering the block, so it includes waiting for the catalog behind other calls.
-    """
+    """Stop this thread's SQLite statements *seconds* after the body starts running SQL (None: no limit)."""
     if seconds is None:
         yield
         return
-    previous = getattr(_state, "deadline", None)
-    _state.deadline = time.monotonic() + seconds
+    previous = (getattr(_state, "limit", None), getattr(_state, "deadline", None))
+    _state.limit, _state.deadline = seconds, None
     try:
         yield
     except sqlite3.OperationalError as err:
@@ -71,4 +78,15 @@ def call_time_limit(seconds: float | None, name: str = "this call") -> Iterator[
             f"Narrow the request: {hint}."
         ) from err
     finally:
-        _state.deadline = previous
+        _state.limit, _state.deadline = previous
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """No time limit in the body (building a shared cache); the call's clock starts again after it."""
+    previous = getattr(_state, "limit", None)
+    _state.limit, _state.deadline = None, None
+    try:
+        yield
+    finally:
+        _state.limit, _state.deadline = previous, None

@@ -13,7 +13,7 @@ import pytest
 
 from scholar_catalog.db.connection import CatalogError, open_readonly
 from scholar_catalog.db.defensive import defensive_enabled, expected_objects
-from scholar_catalog.db.limits import CallTooLong, call_time_limit
+from scholar_catalog.db.limits import CallTooLong, call_time_limit, paused
 
 
 def planted(example_db: Path, tmp_path: Path, *statements: str, writable_schema: bool = False) -> Path:
@@ -123,5 +123,18 @@ def test_a_runaway_query_is_stopped_inside_sqlite_at_the_time_limit(example_db: 
             conn.execute(endless).fetchone()
         # Outside a limited call the handler lets statements run, and the connection still works.
         assert conn.execute("SELECT count(*) FROM profiles").fetchone()[0] > 0
+    finally:
+        conn.close()
+
+
+def test_building_a_shared_cache_is_not_cut_short_by_the_calls_time_limit(example_db: Path) -> None:
+    conn = open_readonly(example_db)
+    long = "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 2000000) SELECT count(*) FROM n"
+    try:
+        with call_time_limit(0.01, "get_author"):
+            with paused():  # as Catalog.cached does while it builds the name index
+                assert conn.execute(long).fetchone()[0] == 2_000_000
+            with pytest.raises(sqlite3.OperationalError, match="interrupted"):  # the call's own work is limited
+                conn.execute(long).fetchone()
     finally:
         conn.close()
