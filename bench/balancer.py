@@ -34,7 +34,7 @@ def free_port() -> int:
 
 def nginx_config(folder: Path, listen_port: int, upstream_ports: Sequence[int]) -> str:
     """An nginx.conf balancing 127.0.0.1:*listen_port* over the replicas, retrying a failed call elsewhere."""
-    servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;" for port in upstream_ports)
+    servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=3 fail_timeout=5s;" for port in upstream_ports)
     temp = "\n".join(
         f"    {kind}_temp_path {folder / (kind + '_temp')};"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")

@@ -291,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     text = render(info, result, args, nginx)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps({"info": info, "result": result, "nginx": nginx}, indent=2))
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"info": info, "result": result, "nginx": nginx, "samples": raw["samples"]}, indent=2)
+    )
     if args.readme:
         write_readme(text)
     print(text)

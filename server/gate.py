@@ -22,9 +22,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEALTH_PATH = "/healthz"
+WORKER_THREADS = 4  # threads running tool calls in one process (the SDK runs each call in a worker thread)
 CALL_METHODS = frozenset({"tools/call", "resources/read", "prompts/get", "completion/complete"})
 access_log = logging.getLogger("scholar_catalog.access")
 
@@ -58,6 +60,10 @@ class Gate:
         self.active_calls = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            # Calls take turns on the catalog's one connection: a few worker threads keep it busy, and the
+            # rest wait here as cheap coroutines rather than as threads contending for the GIL and memory.
+            anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from starlette.types import Receive, Scope, Send
 
@@ -33,6 +34,7 @@ class Health:
     def __init__(self, db_path: Path, token: str | None) -> None:
         self.db_path = db_path
         self.expected = f"Bearer {token}".encode() if token else None
+        self.threads = anyio.CapacityLimiter(2)  # its own: a probe never waits behind queued tool calls
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in ("GET", "HEAD"):
@@ -43,7 +45,7 @@ class Health:
             for key, value in scope.get("headers", [])
         )
         try:
-            info = await anyio.to_thread.run_sync(probe, self.db_path)
+            info = await anyio.to_thread.run_sync(probe, self.db_path, limiter=self.threads)
         except CatalogError as err:
             body = {"status": "unavailable", "reason": str(err) if full else GENERIC_REASON}
             await _send(send, 503, body, head=scope["method"] == "HEAD")
