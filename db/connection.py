@@ -16,6 +16,8 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import limits
+from .defensive import check_objects, harden
 from .schema import SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
 
 if TYPE_CHECKING:  # imported where a catalog is built; reading one does not need it
@@ -178,7 +180,9 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """Open the catalog at *path* read-only and check its schema.
 
     The connection cannot write: ``mode=ro`` and ``query_only``, and no database can
-    be attached (ATTACH and VACUUM INTO would create files). Raises
+    be attached (ATTACH and VACUUM INTO would create files). The file is opened defensively
+    (:mod:`scholar_catalog.db.defensive`: SQLite's defensive mode, ``trusted_schema=OFF``, and
+    its triggers, views and virtual tables checked to be a catalog's). Raises
     :class:`CatalogError` with a message that says how to fix the problem.
     """
     path = Path(path)
@@ -207,7 +211,8 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     except sqlite3.DatabaseError as err:
         raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
     try:
-        check_schema(conn)
+        _check_version(conn)
+        check_objects(conn)
     except sqlite3.DatabaseError as err:
         conn.close()
         raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
@@ -218,11 +223,31 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
     return conn
 
 
+def _check_version(conn: sqlite3.Connection) -> None:
+    """Like :func:`check_schema`, saying whether the catalog is older or newer than this program."""
+    found = schema_version(conn)
+    if found is not None and found < SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"this catalog was built by an older scholar-catalog (schema version {found}; this one reads "
+            f"version {SCHEMA_VERSION}). Its tables differ, so it cannot be served as it is: rebuild it from "
+            "the profile files with `scholar-catalog ingest --rebuild PROFILES_DIR --db FILE`"
+        )
+    if found is not None and found > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"this catalog was built by a newer scholar-catalog (schema version {found}; this one reads "
+            f"version {SCHEMA_VERSION}): upgrade scholar-catalog where it is served, or build the catalog "
+            "with the version installed here"
+        )
+    check_schema(conn)
+
+
 def _connect_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
     uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
     try:
+        harden(conn)
         conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        limits.install(conn)
         conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
         conn.execute("PRAGMA query_only = ON")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails here for an unusable file

@@ -36,6 +36,7 @@ from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import CatalogError
 from scholar_catalog.server.apps import build_apps, ui_meta
 from scholar_catalog.server.exports import register_export_resources
+from scholar_catalog.db.limits import DEFAULT_CALL_TIMEOUT, CallTooLong, call_time_limit
 from scholar_catalog.tools.common import ToolInputError
 
 logger = logging.getLogger("scholar_catalog")
@@ -77,8 +78,9 @@ TOOL_PARAMETERS: dict[str, frozenset[str]] = {
 class CatalogHandle:
     """Opens the catalog on first use (and again later if it was missing), read-only."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, call_timeout: float | None = DEFAULT_CALL_TIMEOUT) -> None:
         self.path = path
+        self.call_timeout = call_timeout
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()
 
@@ -115,8 +117,10 @@ def _adapt(handle: CatalogHandle, fn: Callable[..., BaseModel]) -> Callable[...,
     @functools.wraps(fn)
     def wrapper(**arguments: Any) -> CallToolResult:
         try:
-            result = fn(handle.get(), **arguments)
-        except (ToolInputError, CatalogError) as err:
+            catalog = handle.get()  # opened outside the time limit: it is not part of the call
+            with call_time_limit(handle.call_timeout, fn.__name__):
+                result = fn(catalog, **arguments)
+        except (ToolInputError, CatalogError, CallTooLong) as err:
             raise ToolError(str(err)) from err
         return CallToolResult(
             content=[TextContent(type="text", text=_compact(result))],
@@ -168,9 +172,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def build_server(db_path: str | os.PathLike[str]) -> MCPServer:
-    """Build the scholar-catalog MCP server over the catalog at *db_path* (opened read-only on first use)."""
-    handle = CatalogHandle(Path(db_path))
+def build_server(db_path: str | os.PathLike[str], *, call_timeout: float | None = DEFAULT_CALL_TIMEOUT) -> MCPServer:
+    """Build the scholar-catalog MCP server over the catalog at *db_path* (opened read-only on first use).
+
+    *call_timeout*: seconds a tool call may run its SQLite statements (None: no limit).
+    """
+    handle = CatalogHandle(Path(db_path), call_timeout)
     app = ScholarServer(
         "scholar-catalog",
         title="Scholar Catalog",

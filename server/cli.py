@@ -147,6 +147,63 @@ def _summary(report: Any, target: Path) -> str:
     metavar="NAME[:PORT]",
     help="With --http: also accept this Host header (e.g. the name clients use to reach a non-loopback bind).",
 )
+@click.option(
+    "--stateless",
+    is_flag=True,
+    help="With --http: no sessions; any replica behind a load balancer can answer any request (see docs/deploy.md).",
+)
+@click.option(
+    "--call-timeout",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    envvar="SCHOLAR_CATALOG_CALL_TIMEOUT",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Stop a tool call whose SQLite work runs longer than this (0: no limit); the tool says how to narrow it.",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(1),
+    default=1_048_576,
+    show_default=True,
+    envvar="SCHOLAR_CATALOG_MAX_BODY_BYTES",
+    show_envvar=True,
+    help="With --http: answer 413 to a request body larger than this.",
+)
+@click.option(
+    "--max-concurrent-calls",
+    type=click.IntRange(1),
+    default=64,
+    show_default=True,
+    envvar="SCHOLAR_CATALOG_MAX_CONCURRENT_CALLS",
+    show_envvar=True,
+    help="With --http: answer 503 (Retry-After: 1) to a call while this many run in this process.",
+)
+@click.option(
+    "--session-idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1800.0,
+    show_default=True,
+    envvar="SCHOLAR_CATALOG_SESSION_IDLE_TIMEOUT",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="With --http (stateful): close a session that has had no request for this long.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    envvar="SCHOLAR_CATALOG_LOG_LEVEL",
+    show_envvar=True,
+    help="With --http: what goes to stderr; 'info' includes the access log (one line per request).",
+)
+@click.option(
+    "--log-arguments",
+    is_flag=True,
+    help="With --http: also write each call's arguments into the access log (off: they may be private).",
+)
 def serve(
     db_path: Path | None,
     profiles: Path | None,
@@ -156,6 +213,13 @@ def serve(
     port: int | None,
     token: str | None,
     allow_hosts: tuple[str, ...],
+    stateless: bool,
+    call_timeout: float,
+    max_body_bytes: int,
+    max_concurrent_calls: int,
+    session_idle_timeout: float,
+    log_level: str,
+    log_arguments: bool,
 ) -> None:
     """Serve the catalog to an MCP client over stdio (read-only), or over Streamable HTTP with --http.
 
@@ -166,18 +230,29 @@ def serve(
     from scholar_catalog.db.connection import resolve_db_path
 
     if not use_http:
-        options = (("--host", host is not None), ("--port", port is not None), ("--allow-host", bool(allow_hosts)))
-        given = [name for name, used in options if used]
-        if given:
-            raise click.UsageError(f"{', '.join(given)} can only be used with --http")
+        _refuse_http_options()
     token = token or None  # an empty $SCHOLAR_CATALOG_TOKEN means no token
     if use_http:
         _check_http_bind(host, token)
     target = resolve_db_path(db_path)
     if profiles is not None:
         _sync_profiles(target, profiles, as_of)
+    timeout = call_timeout or None
     if use_http:
-        _serve_http(target, host, port, token, allow_hosts)
+        from scholar_catalog.server.http import Limits
+
+        limits = Limits(max_body_bytes, timeout, max_concurrent_calls, session_idle_timeout)
+        _serve_http(
+            target,
+            host,
+            port,
+            token,
+            allow_hosts,
+            stateless=stateless,
+            limits=limits,
+            log_level=log_level.lower(),
+            log_arguments=log_arguments,
+        )
         return
     from scholar_catalog.server.app import build_server
 
@@ -187,10 +262,35 @@ def serve(
             "(see README.md); press Ctrl-C to stop.",
             err=True,
         )
-    app = build_server(target)
+    app = build_server(target, call_timeout=timeout)
     gc.freeze()  # start-up objects live for the whole session: keep them out of the collector's passes
     with contextlib.suppress(KeyboardInterrupt):
         app.run("stdio")
+
+
+HTTP_ONLY_OPTIONS = {
+    "host": "--host",
+    "port": "--port",
+    "allow_hosts": "--allow-host",
+    "stateless": "--stateless",
+    "max_body_bytes": "--max-body-bytes",
+    "max_concurrent_calls": "--max-concurrent-calls",
+    "session_idle_timeout": "--session-idle-timeout",
+    "log_level": "--log-level",
+    "log_arguments": "--log-arguments",
+}
+
+
+def _refuse_http_options() -> None:
+    """A usage error for HTTP-only options given on the command line without --http (their env vars are ignored)."""
+    ctx = click.get_current_context()
+    given = [
+        flag
+        for name, flag in HTTP_ONLY_OPTIONS.items()
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} can only be used with --http")
 
 
 def _check_http_bind(host: str | None, token: str | None) -> None:
@@ -203,7 +303,12 @@ def _check_http_bind(host: str | None, token: str | None) -> None:
 
 
 def _serve_http(
-    target: Path, host: str | None, port: int | None, token: str | None, allow_hosts: tuple[str, ...]
+    target: Path,
+    host: str | None,
+    port: int | None,
+    token: str | None,
+    allow_hosts: tuple[str, ...],
+    **options: Any,
 ) -> None:
     from scholar_catalog.server.http import DEFAULT_HOST, DEFAULT_PORT, serve_http
 
@@ -215,6 +320,7 @@ def _serve_http(
             port=DEFAULT_PORT if port is None else port,
             token=token,
             extra_hosts=allow_hosts,
+            **options,
         )
     except OSError as err:
         _fail(f"cannot listen on {address}:{DEFAULT_PORT if port is None else port}: {err.strerror or err}")

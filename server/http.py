@@ -11,7 +11,10 @@ Off by default; stdio stays the normal transport. The HTTP server
   foreign ``Host`` gets 421, a foreign ``Origin`` 403.
 
 The MCP endpoint is ``/mcp``. The app is ``build_server(db_path).streamable_http_app(...)``
-from :mod:`scholar_catalog.server.app`, wrapped in the token check and served with uvicorn.
+from :mod:`scholar_catalog.server.app`, wrapped in the token check and in
+:class:`~scholar_catalog.server.gate.Gate` (body-size and concurrent-call limits, ``/healthz``,
+access log), and served with uvicorn. ``stateless=True`` is the SDK's stateless mode (no session:
+any replica behind a load balancer can answer any request; answers are plain JSON).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import os
 import socket
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mcp.server.transport_security import TransportSecuritySettings
@@ -33,6 +37,16 @@ DEFAULT_PORT = 8765
 MCP_PATH = "/mcp"
 ENV_TOKEN = "SCHOLAR_CATALOG_TOKEN"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-process limits of the HTTP server (each is a ``serve`` option and an environment variable)."""
+
+    max_body_bytes: int = 1_048_576  # a tool call's arguments are a few hundred bytes
+    call_timeout: float | None = 10.0  # seconds of SQLite work per call (see db/limits.py)
+    max_concurrent_calls: int = 64  # calls running or waiting for the catalog in one process
+    session_idle_timeout: float = 1800.0  # stateful mode: a session with no request this long is closed
 
 
 class BindError(ValueError):
@@ -169,17 +183,35 @@ def build_http_app(
     port: int = DEFAULT_PORT,
     token: str | None = None,
     extra_hosts: Iterable[str] = (),
+    stateless: bool = False,
+    limits: Limits = Limits(),
+    log_arguments: bool = False,
 ) -> ASGIApp:
-    """The ASGI app: the MCP Streamable HTTP endpoint at ``/mcp``, Host/Origin-checked, token-checked if set."""
+    """The ASGI app: the MCP Streamable HTTP endpoint at ``/mcp``, Host/Origin-checked, token-checked if set,
+    behind the :class:`~scholar_catalog.server.gate.Gate` (limits, ``/healthz``, access log)."""
     from scholar_catalog.server.app import build_server
+    from scholar_catalog.server.gate import Gate
+    from scholar_catalog.server.health import Health
 
     check_bind(host, token)
-    app = build_server(Path(db_path)).streamable_http_app(
+    app: ASGIApp = build_server(Path(db_path), call_timeout=limits.call_timeout).streamable_http_app(
         streamable_http_path=MCP_PATH,
         transport_security=security_settings(host, port, extra_hosts),
         host=host,
+        stateless_http=stateless,
+        json_response=stateless,
+        max_request_body_size=limits.max_body_bytes,
+        session_idle_timeout=limits.session_idle_timeout,
     )
-    return BearerTokenMiddleware(app, token) if token else app
+    if token:
+        app = BearerTokenMiddleware(app, token)
+    return Gate(
+        app,
+        health=Health(Path(db_path), token),
+        max_body_bytes=limits.max_body_bytes,
+        max_calls=limits.max_concurrent_calls,
+        log_arguments=log_arguments,
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -210,6 +242,10 @@ def serve_http(
     token: str | None = None,
     extra_hosts: Iterable[str] = (),
     announce: bool = True,
+    stateless: bool = False,
+    limits: Limits = Limits(),
+    log_level: str = "info",
+    log_arguments: bool = False,
 ) -> None:
     """Bind, then serve until interrupted. The URL is printed to stderr once the socket is bound."""
     import sys
@@ -217,16 +253,50 @@ def serve_http(
     import uvicorn
 
     check_bind(host, token)
+    configure_logging(log_level)
     sock = bind_socket(host, port)
     actual_port = sock.getsockname()[1]
-    app = build_http_app(db_path, host=host, port=actual_port, token=token, extra_hosts=extra_hosts)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+    app = build_http_app(
+        db_path,
+        host=host,
+        port=actual_port,
+        token=token,
+        extra_hosts=extra_hosts,
+        stateless=stateless,
+        limits=limits,
+        log_arguments=log_arguments,
+    )
+    uvicorn_level = log_level if log_level in ("warning", "error") else "warning"
+    config = uvicorn.Config(
+        app, log_level=uvicorn_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5, log_config=None
+    )
     server = uvicorn.Server(config)
     if announce:
         auth = " (bearer token required)" if token else ""
-        print(f"scholar-catalog: MCP Streamable HTTP on {server_url(host, actual_port)}{auth}", file=sys.stderr)
+        mode = " (stateless)" if stateless else ""
+        print(f"scholar-catalog: MCP Streamable HTTP on {server_url(host, actual_port)}{auth}{mode}", file=sys.stderr)
         sys.stderr.flush()
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at *level* (debug, info, warning, error); access-log lines are INFO, printed as they are."""
+    import logging
+    import sys
+
+    numeric = getattr(logging, level.upper())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    # Other libraries' INFO lines (one per session opened) would drown the access log; DEBUG shows everything.
+    root.setLevel(logging.DEBUG if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
+    access = logging.getLogger("scholar_catalog.access")
+    access_handler = logging.StreamHandler(sys.stderr)
+    access_handler.setFormatter(logging.Formatter("%(message)s"))
+    access.handlers[:] = [access_handler]
+    access.propagate = False
+    access.setLevel(numeric)

@@ -65,9 +65,10 @@ def http_server(db: Path, *args: str, env: dict[str, str] | None = None) -> Iter
     lines: queue.Queue[str | None] = queue.Queue()
     seen: list[str] = []
 
-    def pump() -> None:
+    def pump() -> None:  # every stderr line lands in `seen` (the access log too), for as long as it runs
         assert process.stderr is not None
         for line in process.stderr:
+            seen.append(line)
             lines.put(line)
         lines.put(None)
 
@@ -81,7 +82,6 @@ def http_server(db: Path, *args: str, env: dict[str, str] | None = None) -> Iter
                 pytest.fail(f"server did not start within {START_TIMEOUT}s: {''.join(seen)}")
             if line is None:
                 pytest.fail(f"server exited with {process.wait()}: {''.join(seen)}")
-            seen.append(line)
             if "MCP Streamable HTTP on " in line:
                 url = line.split(" on ", 1)[1].split()[0]
         port = int(url.rsplit(":", 1)[1].split("/")[0])

@@ -238,6 +238,7 @@ VALID = {
     "author_a": "Zoë Hartmann",
     "author_b": "陈明",
     "query": "retrieval",
+    "topic": "retrieval",
     "paper_id": 1,
 }
 

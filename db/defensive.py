@@ -1,0 +1,153 @@
+"""Opening a catalog someone else built: SQLite's defensive settings and a check that the schema is ours.
+
+A served catalog may come from another machine or another person. Before a server reads it:
+
+- :func:`harden` turns on ``SQLITE_DBCONFIG_DEFENSIVE`` (no writable schema, no corrupting shadow-table
+  writes, no dangerous PRAGMAs) and ``PRAGMA trusted_schema=OFF`` (functions with side effects and
+  virtual tables not marked innocuous cannot be used from views and triggers stored in the file).
+  Python 3.12+ has ``Connection.setconfig``; on 3.11 the same ``sqlite3_db_config`` call is made with
+  ctypes on the library the ``sqlite3`` module itself is linked to, after checking that the handle it
+  reads is this connection's (its file name must match). If that check fails, defensive mode is left
+  off and :func:`harden` returns False; ``trusted_schema=OFF`` is applied either way.
+- :func:`check_objects` compares the file's triggers, views and virtual tables with those of a catalog
+  built by this program's own :func:`~scholar_catalog.db.schema.create_schema` (so a table added to the
+  schema is expected automatically). Extra plain tables and indexes are tolerated; a missing table, an
+  unknown trigger or view, and a virtual table of another module are refused with a message.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import re
+import sqlite3
+from dataclasses import dataclass
+
+SQLITE_DBCONFIG_DEFENSIVE = 1010
+_VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+([A-Za-z0-9_]+)", re.IGNORECASE | re.DOTALL)
+
+
+class ForeignSchemaError(RuntimeError):
+    """The file holds objects no scholar-catalog catalog has. The message names them."""
+
+
+def harden(conn: sqlite3.Connection) -> bool:
+    """Defensive mode and ``trusted_schema=OFF`` on *conn*; True if defensive mode is on."""
+    conn.execute("PRAGMA trusted_schema = OFF")
+    setconfig = getattr(conn, "setconfig", None)
+    if setconfig is not None:  # Python 3.12+
+        setconfig(SQLITE_DBCONFIG_DEFENSIVE, True)
+        return True
+    return _db_config_defensive(conn)
+
+
+def defensive_enabled(conn: sqlite3.Connection) -> bool | None:
+    """Whether defensive mode is on for *conn* (None if it cannot be asked)."""
+    getconfig = getattr(conn, "getconfig", None)
+    if getconfig is not None:
+        return bool(getconfig(SQLITE_DBCONFIG_DEFENSIVE))
+    handle = _handle(conn)
+    if handle is None:
+        return None
+    out = ctypes.c_int(-1)
+    _lib().sqlite3_db_config(handle, SQLITE_DBCONFIG_DEFENSIVE, -1, ctypes.byref(out))
+    return bool(out.value)
+
+
+@functools.cache
+def _lib() -> ctypes.CDLL:
+    import _sqlite3  # the extension module; its symbol lookup reaches the libsqlite3 it was linked with
+
+    lib = ctypes.CDLL(_sqlite3.__file__)
+    lib.sqlite3_db_config.restype = ctypes.c_int
+    lib.sqlite3_db_filename.restype = ctypes.c_char_p
+    lib.sqlite3_db_filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    return lib
+
+
+def _handle(conn: sqlite3.Connection) -> ctypes.c_void_p | None:
+    """The ``sqlite3*`` of *conn* (CPython 3.11 keeps it right after the object header), verified."""
+    try:
+        pointer = ctypes.c_void_p.from_address(id(conn) + object.__basicsize__).value
+        if not pointer:
+            return None
+        lib = _lib()
+        name = lib.sqlite3_db_filename(pointer, b"main")
+        expected = conn.execute("PRAGMA database_list").fetchone()[2]
+    except (OSError, AttributeError, sqlite3.Error):
+        return None
+    if name is None or name.decode("utf-8", "replace") != expected:
+        return None
+    return ctypes.c_void_p(pointer)
+
+
+def _db_config_defensive(conn: sqlite3.Connection) -> bool:
+    handle = _handle(conn)
+    if handle is None:
+        return False
+    out = ctypes.c_int(-1)
+    rc = _lib().sqlite3_db_config(handle, SQLITE_DBCONFIG_DEFENSIVE, 1, ctypes.byref(out))
+    return rc == 0 and out.value == 1
+
+
+@dataclass(frozen=True)
+class _Objects:
+    tables: frozenset[str]
+    triggers: frozenset[tuple[str, str]]  # (name, table)
+    views: frozenset[str]
+    virtual: dict[str, str]  # name -> module
+
+
+def _objects(conn: sqlite3.Connection) -> _Objects:
+    rows = conn.execute("SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master").fetchall()
+    virtual = {}
+    for kind, name, _table, sql in rows:
+        if kind == "table" and (match := _VIRTUAL.match(sql)):
+            virtual[name] = match.group(1).lower()
+    return _Objects(
+        tables=frozenset(r[1] for r in rows if r[0] == "table" and r[1] not in virtual),
+        triggers=frozenset((r[1], r[2]) for r in rows if r[0] == "trigger"),
+        views=frozenset(r[1] for r in rows if r[0] == "view"),
+        virtual=virtual,
+    )
+
+
+@functools.cache
+def expected_objects() -> _Objects:
+    """The objects of an empty catalog made by this program's own schema code (built once, in memory)."""
+    import sqlite_utils
+
+    from .schema import create_schema
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        create_schema(sqlite_utils.Database(conn, execute_plugins=False))
+        return _objects(conn)
+    finally:
+        conn.close()
+
+
+def check_objects(conn: sqlite3.Connection) -> None:
+    """Raise :class:`ForeignSchemaError` unless *conn*'s schema objects are a catalog's (see module doc)."""
+    expected = expected_objects()
+    found = _objects(conn)
+    problems = []
+    if missing := sorted(expected.tables - found.tables - set(found.virtual)):
+        problems.append(f"it lacks the tables {', '.join(missing)} (an unfinished or damaged catalog)")
+    if triggers := sorted(f"{name} on {table}" for name, table in found.triggers - expected.triggers):
+        problems.append(f"it has triggers no catalog has: {', '.join(triggers)}")
+    if views := sorted(found.views - expected.views):
+        problems.append(f"it has views no catalog has: {', '.join(views)}")
+    modules = set(expected.virtual.values())
+    strange = sorted(
+        f"{name} (module {module})"
+        for name, module in found.virtual.items()
+        if module not in modules or (name in expected.virtual and expected.virtual[name] != module)
+    )
+    if strange:
+        problems.append(f"it has virtual tables of modules no catalog uses: {', '.join(strange)}")
+    if problems:
+        raise ForeignSchemaError(
+            "refusing to serve this file: " + "; ".join(problems) + ". It was not built by scholar-catalog "
+            "(or was changed afterwards); build the catalog with `scholar-catalog ingest` and serve that file"
+        )
