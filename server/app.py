@@ -34,9 +34,9 @@ from pydantic import BaseModel, ValidationError
 from scholar_catalog import tools
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import CatalogError
+from scholar_catalog.db.limits import DEFAULT_CALL_TIMEOUT, CallTooLong, call_time_limit
 from scholar_catalog.server.apps import build_apps, ui_meta
 from scholar_catalog.server.exports import register_export_resources
-from scholar_catalog.db.limits import DEFAULT_CALL_TIMEOUT, CallTooLong, call_time_limit
 from scholar_catalog.tools.common import ToolInputError
 
 logger = logging.getLogger("scholar_catalog")

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import click
 
+from .cli_common import DB_HELP, fail
 from .clients import CLIENTS, SERVER_NAME
-
-DB_HELP = "Catalog database file. Default: $SCHOLAR_CATALOG_DB, else catalog.db in the user data directory."
 
 
 @click.command()
@@ -71,7 +70,7 @@ def connect(
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         output = (done.stdout + done.stderr).strip()
         if done.returncode != 0:
-            _fail(f"`claude mcp add` failed (exit {done.returncode}): {output}")
+            fail(f"`claude mcp add` failed (exit {done.returncode}): {output}")
         click.echo(output or f"added {name} to Claude Code")
         return
     path = config_file or clients.config_path(client, workspace=workspace)
@@ -85,7 +84,7 @@ def connect(
             return
         backup = clients.apply(change)
     except clients.ConfigError as err:
-        _fail(str(err))
+        fail(str(err))
     click.echo(f"{path}: {'updated' if change.old_text is not None else 'created'} server {name!r}")
     if backup is not None:
         click.echo(f"backup of the previous file: {backup}")
@@ -106,7 +105,7 @@ def status(db_path: Path | None, as_json: bool) -> None:
     try:
         result = catalog_status(target)
     except CatalogError as err:
-        _fail(str(err))
+        fail(str(err))
     click.echo(json.dumps(result.model_dump(), indent=2, ensure_ascii=False) if as_json else render(result))
 
 
@@ -114,8 +113,3 @@ def _shell_join(command: list[str]) -> str:
     import shlex
 
     return shlex.join(command)
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)

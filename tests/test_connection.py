@@ -193,9 +193,10 @@ def test_a_catalog_of_another_schema_version_is_refused_with_the_fix(catalog_pat
     conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
-    for opener in (open_readonly, open_writable):
-        with pytest.raises(CatalogError, match="schema version 1, this scholar-catalog expects 2; rebuild it"):
-            opener(old)
+    with pytest.raises(CatalogError, match=r"built by an older scholar-catalog \(schema version 1; this one reads "):
+        open_readonly(old)
+    with pytest.raises(CatalogError, match="schema version 1, this scholar-catalog expects 2; rebuild it"):
+        open_writable(old)
     assert check_replaceable(old) is None
 
 

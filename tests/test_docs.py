@@ -32,6 +32,9 @@ SOURCE_DIRS = ("db", "tools", "server", "scholar_catalog")
 NOT_RUN = {
     'pip install ".[test]" && python -m pytest': "it is this test suite; .ci/run runs it",
     'pip install -e ".[test]"': "the development set-up; .ci/run runs these steps",
+    "scholar-catalog serve --http --stateless --port 8801 --db catalog.db --allow-host catalog.example.org:443": (
+        "a server that runs until stopped; tests/test_http_replicas.py serves replicas this way"
+    ),
 }
 QUICK_START = "pip install . && scholar-catalog serve --profiles examples/profiles --db examples/catalog.db"
 

@@ -31,7 +31,6 @@ import pytest
 
 from conftest import ROOT, build_catalog
 from scholar_catalog.db.catalog import Catalog
-from scholar_catalog.server.app import TOOL_FUNCTIONS
 from scholar_catalog.tools import coauthors, get_author, search_papers
 
 HOST_HTML = (ROOT / "tests" / "apps_host" / "host.html").read_text(encoding="utf-8")
@@ -308,7 +307,6 @@ def test_views_fit_a_400_pixel_wide_chat(show: Any, shots: Path) -> None:
         shown.screenshot(shots / f"{tool}-400px.png")
 
 
-@pytest.mark.skipif("topic_trends" not in TOOL_FUNCTIONS, reason="topic_trends not present")
 def test_trend_view_bars_equal_the_per_year_counts(show: Any, shots: Path) -> None:
     for theme in ("light", "dark"):
         shown = show("topic_trends", {"query": "retrieval"}, theme=theme)
