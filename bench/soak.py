@@ -33,7 +33,7 @@ import anyio
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 import run  # noqa: E402  (bench/ is not a package)
-from balancer import free_port, running_nginx  # noqa: E402
+from balancer import free_port, running_nginx, stop  # noqa: E402
 
 SERVE = [run.scholar_catalog(), "serve", "--http", "--stateless", "--port", "0"]
 SOAK_START = "<!-- soak:start -->"
@@ -65,12 +65,7 @@ def replica(db: Path, balancer_port: int, log: Path) -> Any:
             time.sleep(0.1)
         yield process, int(match.group(1))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def sample(pid: int) -> tuple[float, int, float]:

@@ -90,16 +90,20 @@ class CatalogHandle:
                 self._catalog = Catalog(self.path)
             return self._catalog
 
+    def read_resource(self, build: Callable[[Catalog], str]) -> str:
+        """Run *build* for a ``resources/read``: a bad argument is "not found", a catalog problem an error."""
+        try:
+            return build(self.get())
+        except ToolInputError as err:
+            raise ResourceNotFoundError(str(err)) from err
+        except CatalogError as err:
+            raise ResourceError(str(err)) from err
+
     def close(self) -> None:
         with self._lock:
             if self._catalog is not None:
                 self._catalog.close()
                 self._catalog = None
-
-
-def run_tool(handle: CatalogHandle, name: str, arguments: dict[str, Any]) -> BaseModel:
-    """Run tool *name* on already-validated *arguments* (the path shared by MCP and the CLI)."""
-    return TOOL_FUNCTIONS[name](handle.get(), **arguments)
 
 
 def _compact(model: BaseModel) -> str:
@@ -211,12 +215,7 @@ def build_server(db_path: str | os.PathLike[str], *, call_timeout: float | None 
 
 
 def _resource_json(handle: CatalogHandle, name: str, **arguments: Any) -> str:
-    try:
-        return _compact(run_tool(handle, name, arguments))
-    except ToolInputError as err:
-        raise ResourceNotFoundError(str(err)) from err
-    except CatalogError as err:
-        raise ResourceError(str(err)) from err
+    return handle.read_resource(lambda catalog: _compact(TOOL_FUNCTIONS[name](catalog, **arguments)))
 
 
 def _register_resources(app: MCPServer, handle: CatalogHandle) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def connect(
         if dry_run or shutil.which("claude") is None:
             if not dry_run:
                 click.echo("`claude` is not on PATH; run this command where Claude Code is installed:", err=True)
-            click.echo(subprocess.list2cmdline(command) if sys.platform == "win32" else _shell_join(command))
+            click.echo(subprocess.list2cmdline(command) if sys.platform == "win32" else shlex.join(command))
             return
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         output = (done.stdout + done.stderr).strip()
@@ -107,9 +108,3 @@ def status(db_path: Path | None, as_json: bool) -> None:
     except CatalogError as err:
         fail(str(err))
     click.echo(json.dumps(result.model_dump(), indent=2, ensure_ascii=False) if as_json else render(result))
-
-
-def _shell_join(command: list[str]) -> str:
-    import shlex
-
-    return shlex.join(command)

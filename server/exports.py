@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
-from scholar_catalog.db.catalog import Catalog
-from scholar_catalog.db.connection import CatalogError
 from scholar_catalog.tools import exports
-from scholar_catalog.tools.common import ToolInputError
 
 if TYPE_CHECKING:
     from scholar_catalog.server.app import CatalogHandle
-
-
-def _export(handle: CatalogHandle, build: Callable[[Catalog], str]) -> str:
-    try:
-        return build(handle.get())
-    except ToolInputError as err:
-        raise ResourceNotFoundError(str(err)) from err
-    except CatalogError as err:
-        raise ResourceError(str(err)) from err
 
 
 def register_export_resources(app: MCPServer, handle: CatalogHandle) -> None:
@@ -37,8 +23,8 @@ def register_export_resources(app: MCPServer, handle: CatalogHandle) -> None:
         mime_type="application/graphml+xml",
     )
     def network(profile_id: str) -> str:
-        return _export(
-            handle, lambda catalog: exports.network_graphml(exports.network_graph(catalog, profile_id=profile_id))
+        return handle.read_resource(
+            lambda catalog: exports.network_graphml(exports.network_graph(catalog, profile_id=profile_id))
         )
 
     @app.resource(
@@ -49,8 +35,7 @@ def register_export_resources(app: MCPServer, handle: CatalogHandle) -> None:
         mime_type="application/x-bibtex",
     )
     def papers(profile_id: str) -> str:
-        return _export(
-            handle,
+        return handle.read_resource(
             lambda catalog: exports.papers_bibtex(
                 exports.export_papers(catalog, author_profile_id=profile_id, sort="date")
             ),

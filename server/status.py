@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from scholar_catalog.db.connection import open_readonly
+from scholar_catalog.tools.topics import METHOD
 
 from .clients import configs_pointing_at
 
@@ -102,7 +103,7 @@ def catalog_status(path: Path, *, home: Path | None = None, workspace: Path | No
             listings=count("SELECT count(*) FROM listings"),
             built_at=meta.get("built_at"),
             sources=_source_folders([tuple(r) for r in rows]),
-            ranking_method=meta.get("ranking_method", "lexical"),
+            ranking_method=METHOD,
             clients=[
                 ClientConfig(client=c, path=str(p))
                 for c, p in configs_pointing_at(path, home=home, workspace=workspace)
