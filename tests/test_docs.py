@@ -26,7 +26,7 @@ from scholar_catalog.server.cli import cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 DOCS = README + "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "docs").glob("*.md")))
-SOURCE_DIRS = ("db", "tools", "server", "scholar_catalog")
+SOURCE_DIRS = ("db", "tools", "server", "src")
 
 # README bash blocks that this test does not run, by their first line, and why.
 NOT_RUN = {

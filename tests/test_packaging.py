@@ -85,7 +85,7 @@ def test_sdist_holds_what_is_needed_to_build_and_test(dist: Path) -> None:
         "db/parser.py",
         "server/cli.py",
         "tools/papers.py",
-        "scholar_catalog/__init__.py",
+        "src/scholar_catalog/__init__.py",
         "bench/run.py",
         ".ci/run",
     }
