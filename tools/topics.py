@@ -367,9 +367,7 @@ def similar_papers(
         for similarity, other in best:
             shared = [name for a, name in authors.get(other, {}).items() if a in own]
             terms = _shared(vector, vectors[other], 4)
-            why = "shares " + ", ".join(terms)
-            if shared:
-                why += "; same author" + ("s" if len(shared) > 1 else "") + ": " + ", ".join(shared)
+            why = "shares " + ", ".join(terms)  # shared authors are in `shared_authors`, said once
             ref = refs[other]
             result.results.append(
                 SimilarPaper(
