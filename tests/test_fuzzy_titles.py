@@ -108,7 +108,7 @@ def test_a_word_two_typos_away_gives_no_candidates_from_it(catalog: Catalog) -> 
 def test_variants_are_exactly_the_title_words_one_edit_away(catalog: Catalog) -> None:
     with catalog.connection():
         vocabulary = catalog.titles()
-    words = sorted(vocabulary.titles_with)
+    words = sorted(vocabulary.words)
     rng = random.Random(11)
     for _ in range(300):
         word = list(rng.choice(words))

@@ -374,7 +374,7 @@ def _fuzzy_titles(
         found = vocabulary.variants(word) if len(word) >= MIN_FUZZY_LENGTH else []
         if word not in STOPWORDS:
             found = [w for w in found if w not in STOPWORDS]
-        if not found and word in vocabulary.titles_with:
+        if not found and word in vocabulary.words:
             found = [word]
         if found:
             spelt.append(found)

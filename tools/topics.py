@@ -77,9 +77,27 @@ def paper_count(catalog: Catalog, conn: sqlite3.Connection) -> int:
     return catalog.cached("paper_count", lambda: conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
 
+def inverse_frequencies(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, float]:
+    """Every term's :func:`~scholar_catalog.db.terms.idf` (0: no paper has it), remembered until the catalog changes.
+
+    Returns the whole cache: look terms up with ``.get(term, 0.0)``.
+    """
+    cache: dict[str, float] = catalog.cached("inverse_frequencies", dict)
+    missing = {t for t in terms if t not in cache}
+    if missing:
+        if len(cache) > 500_000:
+            cache.clear()
+        dfs = frequencies(catalog, conn, missing)
+        total = paper_count(catalog, conn)
+        for term in missing:
+            cache[term] = T.idf(dfs[term], total) if term in dfs else 0.0
+    return cache
+
+
 def paper_vectors(catalog: Catalog, conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str, float]]:
     """TF-IDF vectors of papers (cached until the catalog changes)."""
     cache: dict[int, dict[str, float]] = catalog.cached("paper_vectors", dict)
+    ids = list(ids)
     wanted = [i for i in dict.fromkeys(ids) if i not in cache]
     if wanted:
         if len(cache) > 50_000:
@@ -91,10 +109,9 @@ def paper_vectors(catalog: Catalog, conn: sqlite3.Connection, ids: Iterable[int]
                 [json.dumps(wanted)],
             )
         }
-        dfs = frequencies(catalog, conn, {t for c in counts.values() for t in c})
-        total = paper_count(catalog, conn)
+        idfs = inverse_frequencies(catalog, conn, {t for c in counts.values() for t in c})
         for paper_id in wanted:
-            cache[paper_id] = T.weigh(counts.get(paper_id, {}), dfs, total)
+            cache[paper_id] = T.weigh_idf(counts.get(paper_id, {}), idfs)
     return {i: cache[i] for i in ids if i in cache}
 
 
