@@ -9,6 +9,7 @@ few papers on the topic ranks below people whose work is mostly about it.
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -189,12 +190,20 @@ def _rank_people(
 ) -> list[tuple[float, int, str, str | None, list[int], int]]:
     """People by summed relevance / (papers + SMOOTHING): (score, author_id, name, profile_id, papers, count)."""
     mine: dict[int, list[int]] = {}
+    sums: dict[int, float] = {}
     for paper_id, author_id in conn.execute(
         "SELECT paper_id, author_id FROM paper_authors WHERE paper_id IN (SELECT value FROM json_each(?))",
         [json.dumps(list(relevance))],
     ):
-        if author_id not in skip:
-            mine.setdefault(author_id, []).append(paper_id)
+        if author_id in skip:
+            continue
+        papers = mine.get(author_id)
+        if papers is None:
+            mine[author_id] = [paper_id]
+            sums[author_id] = relevance[paper_id]
+        else:
+            papers.append(paper_id)
+            sums[author_id] += relevance[paper_id]
     if profiles_only:
         owners = {
             r[0]
@@ -205,10 +214,10 @@ def _rank_people(
             )
         }
         mine = {a: p for a, p in mine.items() if a in owners}
-    sums = {a: sum(relevance[p] for p in papers) for a, papers in mine.items()}
     # The matched papers are a lower bound of each person's paper count, so sum / (matched + SMOOTHING)
     # bounds their score from above: only the best bounds need their real counts.
-    bound = sorted(mine, key=lambda a: (-sums[a] / (len(mine[a]) + SMOOTHING), a))[:PEOPLE_TO_SCORE]
+    best = heapq.nsmallest(PEOPLE_TO_SCORE, [(-sums[a] / (len(papers) + SMOOTHING), a) for a, papers in mine.items()])
+    bound = [a for _, a in best]
     join = " JOIN papers p ON p.id = pa.paper_id" if filters else ""
     counts = dict(
         conn.execute(
