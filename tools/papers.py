@@ -140,14 +140,14 @@ def search_papers(
             # Scoring every match of very common words costs more than it tells: rank by BM25 among the
             # papers with the words in their title, or failing that list the newest.
             titled = Plan(f"title : ({match})", author_id, plan.filters, params)
-            titled_total, titled_exact = titled.count(conn, cap=RANK_CANDIDATES)
-            if titled_exact and titled_total > 0:
-                rows = titled.page(conn, "relevance", limit, offset)
+            ranked = titled.ranked(conn, cap=RANK_CANDIDATES)
+            if ranked:
+                rows = titled.rows(conn, ranked[offset : offset + limit])
                 note = (
                     f"These words are very common ({total:,}{'' if exact else '+'} papers): "
                     "ranked among papers with them in the title. Add words or filters to narrow the search."
                 )
-                total, exact = titled_total, True
+                total, exact = len(ranked), True
             else:
                 rows = plan.page(conn, "date", limit, offset, dense=True)
                 note = (
@@ -331,6 +331,23 @@ class Plan:
             r[0]
             for r in conn.execute(f"SELECT {key} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
         ]
+        return self.rows(conn, ids)
+
+    def ranked(self, conn: sqlite3.Connection, cap: int) -> list[int] | None:
+        """Every match's id in :meth:`page`'s relevance order; None when there are more than *cap*.
+
+        One pass scores and counts the matches (page would score them all again to sort them).
+        """
+        base, params = self._from("relevance")
+        score = "bm25(papers_fts, {}, {}, {})".format(*BM25_WEIGHTS)
+        scored = conn.execute(f"SELECT papers_fts.rowid, {score} {base} LIMIT ?", [*params, cap + 1]).fetchall()
+        if len(scored) > cap:
+            return None
+        scored.sort(key=lambda r: (r[1], -r[0]))
+        return [r[0] for r in scored]
+
+    def rows(self, conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
+        """The result rows (:data:`PAPER_COLUMNS` + snippet) of the papers *ids*, in that order."""
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
