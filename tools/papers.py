@@ -336,8 +336,11 @@ class Plan:
     def ranked(self, conn: sqlite3.Connection, cap: int) -> list[int] | None:
         """Every match's id in :meth:`page`'s relevance order; None when there are more than *cap*.
 
-        One pass scores and counts the matches (page would score them all again to sort them).
+        One pass scores and counts the matches (page would score them all again to sort them); when
+        the full-text index alone answers (no filters), a count without scores comes first.
         """
+        if not self.filters and self.author_id is None and not self.count(conn, cap)[1]:
+            return None
         base, params = self._from("relevance")
         score = "bm25(papers_fts, {}, {}, {})".format(*BM25_WEIGHTS)
         scored = conn.execute(f"SELECT papers_fts.rowid, {score} {base} LIMIT ?", [*params, cap + 1]).fetchall()
