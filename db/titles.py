@@ -27,7 +27,7 @@ class TitleVocabulary:
         # last k letters (k = 2 from 5 letters, 3 from 7): each word is filed under both, and a query word
         # is compared only with the words filed under its own.
         self._blocks: dict[tuple[int, str], list[str]] = {}
-        for word in sorted(self.words):
+        for word in self.words:
             for key in _keys(word, len(word)):
                 self._blocks.setdefault(key, []).append(word)
 
