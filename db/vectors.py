@@ -154,9 +154,10 @@ def method(conn: sqlite3.Connection) -> tuple[str, str | None]:
     except sqlite3.Error:
         stored = None
     if not available():
-        if not installed():
-            return "lexical", f"For hybrid (by meaning) ranking: {INSTALL_HINT}, then re-run `scholar-catalog ingest`."
-        return "lexical", f"Hybrid ranking is off: {load_error()}."
+        error = load_error()
+        if installed() and error:
+            return "lexical", f"Hybrid ranking is off: {error}."
+        return "lexical", f"For hybrid (by meaning) ranking: {INSTALL_HINT}, then re-run `scholar-catalog ingest`."
     if stored != MODEL_NAME:
         return "lexical", (
             "The catalog has no embedding vectors for this model: re-run `scholar-catalog ingest` "

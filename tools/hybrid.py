@@ -23,8 +23,9 @@ SEMANTIC_CANDIDATES = 1000  # papers closest in meaning that find_experts looks 
 FILTER_WIDENING = 5  # with a category or year filter, this many times more are taken before filtering
 HYBRID_NOTE = "Ranked by shared words fused with meaning (hybrid: an embedding model), so paraphrases match too."
 NEAR_NOTE = "close in meaning"
-# Papers less close in meaning than this are not counted: a query of made-up words or far from every
-# paper (its best cosine on the labelled catalog: 0.09-0.23; real topics, paraphrased: 0.31-0.59) finds none.
+# A topic whose closest paper is less close in meaning than this finds nothing by meaning: made-up words or
+# a topic far from every paper (best cosine on the labelled catalog 0.09-0.23; real topics, paraphrased or
+# not, 0.31-0.59).
 MIN_COSINE = 0.25
 
 
@@ -49,12 +50,13 @@ def fuse(*rankings: Sequence[int]) -> dict[int, float]:
 def topic_papers(
     catalog: Catalog, conn: sqlite3.Connection, text: str, filters: str, params: list[object]
 ) -> list[tuple[int, float]]:
-    """The papers (within *filters*) closest in meaning to *text*: (paper, cosine), best first, at least MIN_COSINE."""
+    """The papers (within *filters*) closest in meaning to *text*: (paper, cosine), best first; none if far off."""
     matrix = _matrix(catalog, conn)
     query = vectors.embed([text])[0]
-    near = [
-        (p, c) for p, c in matrix.nearest(query, SEMANTIC_CANDIDATES * (FILTER_WIDENING if filters else 1)) if c > 0
-    ]
+    wanted = SEMANTIC_CANDIDATES * (FILTER_WIDENING if filters else 1)
+    near = [(p, c) for p, c in matrix.nearest(query, wanted) if c > 0]
+    if not near or near[0][1] < MIN_COSINE:
+        return []
     if filters:
         allowed = {
             r[0]
