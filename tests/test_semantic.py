@@ -272,3 +272,18 @@ def test_the_model_loads_with_no_network_and_no_cache(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
     assert not (tmp_path / "cache").exists() and not (tmp_path / ".cache").exists()
+
+
+def test_status_reports_the_active_ranking_method_and_how_to_get_hybrid(
+    eval_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scholar_catalog.server.status import catalog_status, render
+
+    if vectors.available():
+        assert "ranking: hybrid\n" in render(catalog_status(eval_db, home=eval_db.parent, workspace=eval_db.parent))
+    monkeypatch.setattr(vectors, "available", lambda: False)
+    status = catalog_status(eval_db, home=eval_db.parent, workspace=eval_db.parent)
+    assert (
+        status.ranking_method == "lexical"
+        and f"ranking: lexical (For hybrid (by meaning) ranking: {vectors.INSTALL_HINT}" in render(status)
+    )
