@@ -167,26 +167,34 @@ def method(conn: sqlite3.Connection) -> tuple[str, str | None]:
 
 
 class Matrix:
-    """Every paper's vector, as one int8 matrix (256 bytes a paper) with the papers' ids."""
+    """Every paper's vector, as one int8 matrix (256 bytes a paper), rows in paper id order."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         import numpy as np
 
-        ids: list[int] = []
-        blobs: list[bytes] = []
+        count = conn.execute("SELECT count(*) FROM paper_vectors").fetchone()[0]
+        ids = np.empty(count, dtype=np.int64)
+        vecs = np.zeros((count, DIM), dtype=np.int8)
+        n = 0
+        # Filled row by row: no list of blobs next to the matrix (its peak memory is the matrix itself).
         for paper_id, blob in conn.execute("SELECT paper_id, vec FROM paper_vectors ORDER BY paper_id"):
-            if isinstance(blob, bytes) and len(blob) == DIM:
-                ids.append(paper_id)
-                blobs.append(blob)
-        self.ids = np.asarray(ids, dtype=np.int64)
-        self.vecs = np.frombuffer(b"".join(blobs), dtype=np.int8).reshape(len(ids), DIM)
+            if n < count and isinstance(blob, bytes) and len(blob) == DIM:
+                ids[n] = paper_id
+                vecs[n] = np.frombuffer(blob, dtype=np.int8)
+                n += 1
+        self.ids, self.vecs = ids[:n], vecs[:n]
         norms = np.sqrt(np.einsum("ij,ij->i", self.vecs, self.vecs, dtype=np.float32))
         self.inverse_norms = 1.0 / np.maximum(norms, 1e-9)
-        self.row = {paper_id: i for i, paper_id in enumerate(ids)}
+
+    def _row(self, paper_id: int) -> int | None:
+        import numpy as np
+
+        i = int(np.searchsorted(self.ids, paper_id))
+        return i if i < len(self.ids) and self.ids[i] == paper_id else None
 
     def vector(self, paper_id: int) -> np.ndarray | None:
         """The paper's unit vector, or None if it has none."""
-        i = self.row.get(paper_id)
+        i = self._row(paper_id)
         if i is None:
             return None
         return self.vecs[i].astype("float32") * self.inverse_norms[i]
@@ -206,8 +214,9 @@ class Matrix:
         import numpy as np
 
         scores = self.cosines(query)
-        if exclude is not None and exclude in self.row:
-            scores[self.row[exclude]] = -np.inf
+        own = self._row(exclude) if exclude is not None else None
+        if own is not None:
+            scores[own] = -np.inf
         k = min(k, len(scores))
         if k <= 0:
             return []

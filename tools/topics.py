@@ -265,9 +265,10 @@ def find_experts(
 
     For "who in here works on T?". A specialist ranks above a prolific generalist
     with a few papers on T. Each result gives `papers_on_topic`, all their `papers`,
-    and up to 3 evidence papers. Matching is by words (method "lexical"): if a
+    and up to 3 evidence papers. With method "lexical" matching is by words: if a
     topic gets few results, try the words papers would use (e.g. 'LLM inference'
-    for 'serving language models'). Then get_author for a person.
+    for 'serving language models'); "hybrid" also matches by meaning. Then
+    get_author for a person.
     """
     check_limit(limit, maximum=MAX_RESULTS)
     text = clean_text(topic or "", "topic")
@@ -339,7 +340,7 @@ def similar_papers(
     paper_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="A paper_id from search_papers or another tool.")],
     limit: Limit = 10,
 ) -> SimilarPapersResult:
-    """Papers most like a given paper (never the paper itself), by their distinctive terms.
+    """Papers most like a given paper (never the paper itself), by distinctive terms (and meaning if "hybrid").
 
     For "what else is like this paper?". Each result has a 0-1 `similarity`, the
     authors it shares with the paper, and `why` (the shared terms).
