@@ -3,11 +3,10 @@
     pip install ".[semantic]" && python bench/eval_semantic.py
 
 Not part of the package: it decided that the ``[semantic]`` extra was worth shipping and which fusion
-to ship (see ``bench/README.md``; ``bench/eval.py`` scores the shipped ``hybrid``). wordllama ships its weights in the wheel (``l2_supercat_256``); it is loaded
-offline from the package's own folders. Semantic ranking mirrors the lexical tools: paper relevance
-is the cosine of embeddings (title + abstract), people are ranked with the same smoothed share of
-their work, people are compared by the mean of their papers' embeddings. Hybrid fuses the lexical
-and the semantic ranking with reciprocal rank fusion (k = 60).
+to ship (see ``bench/README.md``; ``bench/eval.py`` scores the shipped ``hybrid``). Semantic ranking
+mirrors the lexical tools: paper relevance is the cosine of embeddings (title + abstract), people are
+ranked with the same smoothed share of their work, people are compared by the mean of their papers'
+embeddings. ``people-rrf`` fuses the lexical and the semantic people rankings by reciprocal rank (k = 60).
 """
 
 from __future__ import annotations

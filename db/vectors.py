@@ -148,22 +148,25 @@ def refresh(conn: sqlite3.Connection, paper_ids: Iterable[int]) -> None:
 
 
 def method(conn: sqlite3.Connection) -> tuple[str, str | None]:
-    """("hybrid", None) when the catalog's vectors are the loadable model's, else ("lexical", how to get hybrid)."""
+    """("hybrid", None) when the catalog's vectors are the loadable model's, else ("lexical", how to get hybrid).
+
+    The model is loaded only for a catalog that has its vectors.
+    """
     try:
         stored = stored_model(conn)
     except sqlite3.Error:
         stored = None
-    if not available():
-        error = load_error()
-        if installed() and error:
-            return "lexical", f"Hybrid ranking is off: {error}."
-        return "lexical", f"For hybrid (by meaning) ranking: {INSTALL_HINT}, then re-run `scholar-catalog ingest`."
-    if stored != MODEL_NAME:
+    if stored == MODEL_NAME and available():
+        return "hybrid", None
+    if installed() and stored != MODEL_NAME:
         return "lexical", (
             "The catalog has no embedding vectors for this model: re-run `scholar-catalog ingest` "
             "with the semantic extra installed for hybrid (by meaning) ranking."
         )
-    return "hybrid", None
+    error = load_error() if installed() else None
+    if error:
+        return "lexical", f"Hybrid ranking is off: {error}."
+    return "lexical", f"For hybrid (by meaning) ranking: {INSTALL_HINT}, then re-run `scholar-catalog ingest`."
 
 
 class Matrix:

@@ -81,7 +81,9 @@ def eval_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the extra were not installed."""
     monkeypatch.setattr(vectors, "available", lambda: False)
+    monkeypatch.setattr(vectors, "installed", lambda: False)
 
 
 # -- ingest ------------------------------------------------------------------------------------
