@@ -27,7 +27,6 @@ MODEL_NAME = "wordllama-0.4/l2_supercat_256"
 DIM = 256
 META_KEY = "vector_model"
 EMBED_BATCH = 512  # papers embedded (and written) at a time, bounding memory
-SCORE_CHUNK = 16_384  # rows of the int8 matrix widened to float32 at a time when scoring
 INSTALL_HINT = 'pip install "scholar-catalog[semantic]"'
 
 _lock = threading.Lock()
@@ -203,14 +202,18 @@ class Matrix:
         return self.vecs[i].astype("float32") * self.inverse_norms[i]
 
     def cosines(self, query: np.ndarray) -> np.ndarray:
-        """Cosine similarity of every paper (in ``ids`` order) to the unit vector *query*."""
+        """Cosine similarity of every paper (in ``ids`` order) to *query*, quantized to int8 like the papers.
+
+        Integer dot products accumulated in int32 (exact, and with no float copy of the matrix: 40-80 ms
+        at 250,000 papers here, where widening the matrix to float32 for BLAS took 250 ms).
+        """
         import numpy as np
 
-        out = np.empty(len(self.ids), dtype=np.float32)
-        for start in range(0, len(self.ids), SCORE_CHUNK):
-            chunk = self.vecs[start : start + SCORE_CHUNK].astype(np.float32)
-            out[start : start + SCORE_CHUNK] = chunk @ query
-        return out * self.inverse_norms
+        q = np.asarray(quantize(query.reshape(1, -1).astype(np.float32))[0])
+        q = np.frombuffer(q, dtype=np.int8)
+        norm = float(np.sqrt(np.dot(q.astype(np.int32), q.astype(np.int32))))
+        dots = np.einsum("ij,j->i", self.vecs, q, dtype=np.int32).astype(np.float32)
+        return dots * (self.inverse_norms / max(norm, 1e-9))
 
     def nearest(self, query: np.ndarray, k: int, exclude: int | None = None) -> list[tuple[int, float]]:
         """The *k* papers closest to *query*: (paper_id, cosine), best first, ties by id."""
