@@ -5,16 +5,18 @@
 Builds the catalog of ``bench/eval/profiles`` in a temporary folder and scores, against
 ``bench/eval/truth.json`` (see ``bench/eval/make_profiles.py``):
 
-* find_experts: one query per topic in the topic's own words and one paraphrase sharing no content
-  word with it; relevant: the topic's experts.
+* find_experts: one query per topic in the topic's own words and four paraphrases sharing no content
+  word with it (``truth.json``'s and ``paraphrases.json``'s); relevant: the topic's experts.
 * similar_papers: every paper; relevant: the papers of the same topic.
 * similar_authors: every profile owner but the generalists; relevant: other profile owners sharing
   a topic with them (people known only from author lists are random coauthors in this catalog, so
   results are scored among profile owners, for every method alike).
 
-Each beside a naive baseline that counts search_papers matches: people by how many papers matching
-the query they wrote; papers by how many of the paper's title words' searches they match; people by
-how many of a person's title words' searches match their papers.
+Methods: ``lexical`` (the tools with the embedding model switched off), ``hybrid`` (the tools as
+shipped with the ``[semantic]`` extra; only when it is installed), and a naive baseline that counts
+search_papers matches: people by how many papers matching the query they wrote; papers by how many
+of the paper's title words' searches they match; people by how many of a person's title words'
+searches match their papers.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import math
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -32,12 +36,25 @@ sys.path.insert(0, str(HERE.parent))
 
 from scholar_catalog import tools  # noqa: E402
 from scholar_catalog.db import terms as T  # noqa: E402
+from scholar_catalog.db import vectors  # noqa: E402
 from scholar_catalog.db.catalog import Catalog  # noqa: E402
 from scholar_catalog.db.connection import open_writable  # noqa: E402
 from scholar_catalog.db.ingest import ingest  # noqa: E402
 
 PROFILES = HERE / "eval" / "profiles"
 TRUTH = HERE / "eval" / "truth.json"
+PARAPHRASES = HERE / "eval" / "paraphrases.json"
+
+
+@contextmanager
+def model_off() -> Iterator[None]:
+    """The tools as without the semantic extra (lexical ranking)."""
+    saved = vectors.available
+    vectors.available = lambda: False
+    try:
+        yield
+    finally:
+        vectors.available = saved
 
 
 def precision_at(ranked: list[str], relevant: set[str], k: int = 5) -> float:
@@ -68,8 +85,8 @@ def count_rank(counter: Counter[str], drop: set[str] = frozenset()) -> list[str]
     return [k for k, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])) if k not in drop]
 
 
-class Lexical:
-    """The tools as they are."""
+class Tools:
+    """The tools as they are (hybrid when the semantic extra is installed)."""
 
     def __init__(self, catalog: Catalog, truth: dict) -> None:
         self.catalog = catalog
@@ -88,6 +105,22 @@ class Lexical:
     def similar_authors(self, name: str) -> list[str]:
         found = tools.similar_authors(self.catalog, name, limit=50).results
         return [r.name for r in found if r.name in self.owners][:10]
+
+
+class Lexical(Tools):
+    """The tools ranking by words alone."""
+
+    def experts(self, query: str) -> list[str]:
+        with model_off():
+            return super().experts(query)
+
+    def similar_papers(self, title: str) -> list[str]:
+        with model_off():
+            return super().similar_papers(title)
+
+    def similar_authors(self, name: str) -> list[str]:
+        with model_off():
+            return super().similar_authors(name)
 
 
 class Baseline(Lexical):
@@ -110,7 +143,7 @@ class Baseline(Lexical):
         return [n for n in count_rank(counts, {name}) if n in self.owners][:10]
 
 
-def evaluate(methods: dict[str, Lexical], truth: dict) -> dict[tuple[str, str, str], tuple[float, float]]:
+def evaluate(methods: dict[str, Tools], truth: dict) -> dict[tuple[str, str, str], tuple[float, float]]:
     """(tool, queries, method) -> (mean precision@5, mean nDCG@10), for each of *methods* (name -> ranker)."""
     runs: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
 
@@ -119,9 +152,11 @@ def evaluate(methods: dict[str, Lexical], truth: dict) -> dict[tuple[str, str, s
             ranked = getattr(method, rank)(argument)
             runs.setdefault((*key, name), []).append((precision_at(ranked, relevant), ndcg_at(ranked, relevant)))
 
+    more = json.loads(PARAPHRASES.read_text("utf-8"))
     for topic, q in truth["topics"].items():
         relevant = set(truth["experts"][topic])
-        for kind, text in (("own words", q["query"]), ("paraphrase", q["paraphrase"])):
+        queries = [("own words", q["query"]), *(("paraphrase", p) for p in [q["paraphrase"], *more[topic]])]
+        for kind, text in queries:
             assert kind == "own words" or not set(T.tokens(q["query"])) & set(T.tokens(text)), text
             score(("find_experts", kind), "experts", text, relevant)
     by_topic: dict[str, set[str]] = {}
@@ -171,11 +206,16 @@ def build(folder: Path) -> Path:
 def main() -> int:
     truth = json.loads(TRUTH.read_text("utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
-        catalog = Catalog(build(Path(tmp)))
+        path = build(Path(tmp))
+        catalog, lexical = Catalog(path), Catalog(path)  # separate caches: the method is cached per catalog
+        methods: dict[str, Tools] = {"lexical": Lexical(lexical, truth), "baseline": Baseline(lexical, truth)}
+        if vectors.available():
+            methods["hybrid"] = Tools(catalog, truth)
         try:
-            results = evaluate({"lexical": Lexical(catalog, truth), "baseline": Baseline(catalog, truth)}, truth)
+            results = evaluate(methods, truth)
         finally:
             catalog.close()
+            lexical.close()
     print(table(results))
     return 0
 

@@ -124,6 +124,7 @@ EXPECTED = _Objects(
             "meta",
             "paper_affiliations",
             "paper_authors",
+            "paper_vectors",
             "papers",
             "papers_fts_config",
             "papers_fts_data",

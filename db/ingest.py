@@ -46,6 +46,8 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from scholar_catalog.db import vectors
+
 from .normalize import normalize_name, normalize_title
 from .parser import Profile, ProfileParseError, _split_authors, parse_profile
 from .schema import now_iso
@@ -353,6 +355,7 @@ class Ingester:
                 f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})",
                 [(pid, *new) for pid, new in now.items() if dirty[pid] != new],
             )
+            vectors.refresh(c, [pid for pid, old in dirty.items() if old is None or now.get(pid) != old])
             for sql in self._fts_triggers:
                 c.execute(sql)
         except BaseException:

@@ -2,7 +2,7 @@
 
 Tables (all keys are integers except ``profiles.id``, the source file's stem)::
 
-    meta                key -> value: schema_version, created_at, built_at
+    meta                key -> value: schema_version, created_at, built_at, vector_model
     profiles            one row per profile file; never merged by name
     authors             one row per person: the owner of each profile (profile_id set),
                         plus one row per normalized name seen only in author lists
@@ -13,6 +13,7 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
     affiliations        distinct affiliation names
     paper_affiliations  paper x affiliation
     papers_fts          FTS5 over papers(title, abstract, author_search), kept by triggers
+    paper_vectors       paper -> its embedding (int8 BLOB), only with the semantic extra (db/vectors.py)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # sqlite-utils is needed to build a catalog, not to read one
     import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Column weights for bm25(papers_fts, ...): title, abstract, author names.
 FTS_COLUMNS = ("title", "abstract", "author_search")
@@ -136,6 +137,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
         not_null={"name", "name_norm"},
         if_not_exists=True,
     )
+    # Filled only when the semantic extra is installed; meta.vector_model names the model of a full set.
+    t("paper_vectors").create({"paper_id": int, "vec": bytes}, pk="paper_id", not_null={"vec"}, if_not_exists=True)
     t("paper_affiliations").create(
         {"paper_id": int, "affiliation_id": int},
         pk=("paper_id", "affiliation_id"),

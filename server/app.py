@@ -48,7 +48,8 @@ INSTRUCTIONS = (
     "For questions by topic rather than by name: find_experts (who works on T), similar_papers (what is like "
     "this paper), similar_authors (who works on what Y works on; exclude_coauthors=true for people Y should "
     "meet), topic_trends (how many papers on T per year or category); get_author's `topics` says what a person "
-    "works on. These rank by shared words (method 'lexical'): try the words papers would use. "
+    "works on. These rank by shared words (method 'lexical': try the words papers would use), or for "
+    "find_experts and similar_papers also by meaning when the answer says method 'hybrid'. "
     "Names are matched despite accents, case and typos and every answer says how a name was resolved; "
     "author lists are truncated, so collaborator answers are lower bounds."
 )

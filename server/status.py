@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from scholar_catalog.db import vectors
 from scholar_catalog.db.connection import open_readonly
-from scholar_catalog.tools.topics import METHOD
 
 from .clients import configs_pointing_at
 
@@ -42,6 +42,7 @@ class Status(BaseModel):
     built_at: str | None
     sources: list[SourceFolder]
     ranking_method: str
+    ranking_note: str | None = None  # how to get hybrid ranking, when it is lexical
     clients: list[ClientConfig]
 
 
@@ -88,6 +89,7 @@ def catalog_status(path: Path, *, home: Path | None = None, workspace: Path | No
     conn = open_readonly(path)
     try:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        method, why = vectors.method(conn)
 
         def count(sql: str) -> int:
             return conn.execute(sql).fetchone()[0]
@@ -103,7 +105,8 @@ def catalog_status(path: Path, *, home: Path | None = None, workspace: Path | No
             listings=count("SELECT count(*) FROM listings"),
             built_at=meta.get("built_at"),
             sources=_source_folders([tuple(r) for r in rows]),
-            ranking_method=METHOD,
+            ranking_method=method,
+            ranking_note=why,
             clients=[
                 ClientConfig(client=c, path=str(p))
                 for c, p in configs_pointing_at(path, home=home, workspace=workspace)
@@ -122,7 +125,7 @@ def render(status: Status) -> str:
         f"holds: {status.profiles} profiles, {status.papers} papers, {status.authors} authors, "
         f"{status.listings} listings",
         f"built: {status.built_at or 'never'}",
-        f"ranking: {status.ranking_method}",
+        f"ranking: {status.ranking_method}" + (f" ({status.ranking_note})" if status.ranking_note else ""),
     ]
     if not status.sources:
         lines.append("profiles folder: none yet (fill it with `scholar-catalog ingest PROFILES_DIR`)")

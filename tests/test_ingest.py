@@ -681,6 +681,7 @@ SCHEMA_LAYOUT = {
     },
 }  # fmt: skip
 SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_facets, papers_filters)
+SCHEMA_LAYOUT[3] = {**SCHEMA_LAYOUT[2], "paper_vectors": ["paper_id", "vec"]}  # the semantic extra's embeddings
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
@@ -691,6 +692,7 @@ def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
         tables = {name: [row[1] for row in database.conn.execute(f"PRAGMA table_info({name})")] for name in TABLES}
         tables["meta"] = [row[1] for row in database.conn.execute("PRAGMA table_info(meta)")]
         tables["papers_fts"] = [row[1] for row in database.conn.execute("PRAGMA table_info(papers_fts)")]
+        tables["paper_vectors"] = [row[1] for row in database.conn.execute("PRAGMA table_info(paper_vectors)")]
         version = database.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     finally:
         database.conn.close()

@@ -6,8 +6,8 @@ import os
 
 from scholar_catalog.db.catalog import Catalog
 
+from . import hybrid
 from .models import CountItem, SourceDir, StatsResult, YearCount
-from .topics import METHOD
 
 MAX_SOURCES = 20
 
@@ -31,6 +31,7 @@ def catalog_stats(catalog: Catalog) -> StatsResult:
             folders[folder] = folders.get(folder, 0) + 1
         sources = sorted(folders.items(), key=lambda kv: (-kv[1], kv[0]))
         note = None
+        method, why = hybrid.method(catalog, conn)
         if profiles == 0:
             note = (
                 "The catalog is empty. Fill it with `scholar-catalog ingest PROFILES_DIR "
@@ -38,6 +39,8 @@ def catalog_stats(catalog: Catalog) -> StatsResult:
             )
         elif len(sources) > MAX_SOURCES:
             note = f"Showing the {MAX_SOURCES} largest of {len(sources)} source folders."
+        if why and profiles:
+            note = " ".join([*([note] if note else []), why])
         return StatsResult(
             profiles=profiles,
             papers=count("papers"),
@@ -52,6 +55,6 @@ def catalog_stats(catalog: Catalog) -> StatsResult:
             ],
             built_at=built[0] if built else None,
             sources=[SourceDir(directory=d, profiles=n) for d, n in sources[:MAX_SOURCES]],
-            ranking_method=METHOD,
+            ranking_method=method,
             note=note,
         )

@@ -4,7 +4,9 @@ Ranking is lexical (``method: "lexical"``): BM25 over the full-text index finds 
 and TF-IDF term profiles (:mod:`scholar_catalog.db.terms`, from the index's own statistics)
 compare papers and people. A person's relevance to a topic is the summed relevance of their
 papers divided by their paper count plus :data:`SMOOTHING`, so a prolific generalist with a
-few papers on the topic ranks below people whose work is mostly about it.
+few papers on the topic ranks below people whose work is mostly about it. With the ``[semantic]``
+extra and a catalog ingested with it, find_experts and similar_papers fuse this with an embedding
+model's ranking (``method: "hybrid"``, :mod:`.hybrid`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pydantic import Field
 from scholar_catalog.db import terms as T
 from scholar_catalog.db.catalog import Catalog
 
+from . import hybrid
 from .common import (
     ToolInputError,
     ambiguous_error,
@@ -44,7 +47,6 @@ from .models import (
 from .papers import Plan, check_years, fts_query, paper_filters
 
 MAX_RESULTS = 50
-METHOD = "lexical"
 SMOOTHING = 3.0  # pseudo-papers added to everyone's count: one paper on a topic is weak evidence
 ON_TOPIC = 0.3  # a paper this relevant (relative to the best match) counts as on the topic
 COMMON_SHARE = 0.3  # topic words in more papers than this share are too common to mean a topic
@@ -289,9 +291,10 @@ def find_experts(
 
     For "who in here works on T?". A specialist ranks above a prolific generalist
     with a few papers on T. Each result gives `papers_on_topic`, all their `papers`,
-    and up to 3 evidence papers. Matching is by words (method "lexical"): if a
+    and up to 3 evidence papers. With method "lexical" matching is by words: if a
     topic gets few results, try the words papers would use (e.g. 'LLM inference'
-    for 'serving language models'). Then get_author for a person.
+    for 'serving language models'); "hybrid" also matches by meaning. Then
+    get_author for a person.
     """
     check_limit(limit, maximum=MAX_RESULTS)
     text = clean_text(topic or "", "topic")
@@ -307,11 +310,18 @@ def find_experts(
         where, params, _, _ = paper_filters(catalog, conn, category=category, year_from=year_from, year_to=year_to)
         filters = "".join(f" AND {w}" for w in where)
         matched, common, match = _topic_terms(catalog, conn, words, paper_count(catalog, conn))
-        result = FindExpertsResult(topic=text, terms=matched, results=[], method=METHOD, note=LEXICAL_NOTE)
-        if not matched:
+        method, why = hybrid.method(catalog, conn)
+        result = FindExpertsResult(topic=text, terms=matched, results=[], method=method, note=LEXICAL_NOTE)
+        if not matched and method == "lexical":
             result.note = f"No paper uses the words {', '.join(words)}. " + LEXICAL_NOTE + " Try other words."
+            result.note += f" {why}" if why else ""
             return result
-        relevance = _match_papers(conn, match, filters, params)
+        relevance = _match_papers(conn, match, filters, params) if matched else {}
+        if method == "hybrid":
+            relevance = hybrid.fused_relevance(relevance, hybrid.topic_papers(catalog, conn, text, filters, params))
+            if not relevance and not matched:
+                result.note = f"No paper uses the words {', '.join(words)} or is close to them in meaning."
+                return result
         ranked = _rank_people(conn, relevance, filters, params, profiles_only=profiles_only)[:limit]
         refs = _refs(conn, [p for r in ranked for p in r[4][:3]])
         top = ranked[0][0] if ranked else 1.0
@@ -326,10 +336,10 @@ def find_experts(
             )
             for score, _, name, profile_id, papers, count in ranked
         ]
-        notes = [LEXICAL_NOTE]
+        notes = [hybrid.HYBRID_NOTE if method == "hybrid" else LEXICAL_NOTE, *([why] if why else [])]
         if common:
             notes.append(f"Left out as too common to mark a topic: {', '.join(common)}.")
-        if match.startswith("{title}"):
+        if match.startswith("{title}") and method == "lexical":
             notes.append(f"{matched[0]!r} is in very many papers: matched in titles only; add a rarer word.")
         if not ranked:
             notes.append("No paper passes the filters; relax a filter.")
@@ -356,7 +366,7 @@ def similar_papers(
     paper_id: Annotated[int, Field(ge=1, le=2**63 - 1, description="A paper_id from search_papers or another tool.")],
     limit: Limit = 10,
 ) -> SimilarPapersResult:
-    """Papers most like a given paper (never the paper itself), by their distinctive terms.
+    """Papers most like a given paper (never the paper itself), by distinctive terms (and meaning if "hybrid").
 
     For "what else is like this paper?". Each result has a 0-1 `similarity`, the
     authors it shares with the paper, and `why` (the shared terms).
@@ -371,12 +381,14 @@ def similar_papers(
                 f"No paper with paper_id {paper_id} (ids run from 1 to {top}, with gaps). "
                 "Use search_papers to find papers and their ids."
             )
+        method, why = hybrid.method(catalog, conn)
+        note = hybrid.HYBRID_NOTE if method == "hybrid" else " ".join([LEXICAL_NOTE, *([why] if why else [])])
         result = SimilarPapersResult(
-            paper=PaperTitle(paper_id=row[0], title=row[1]), results=[], method=METHOD, note=LEXICAL_NOTE
+            paper=PaperTitle(paper_id=row[0], title=row[1]), results=[], method=method, note=note
         )
         vector = paper_vectors(catalog, conn, [paper_id]).get(paper_id, {})
-        if not vector:
-            result.note = "This paper has no distinctive words to compare (no abstract?). " + LEXICAL_NOTE
+        if not vector and method == "lexical":
+            result.note = "This paper has no distinctive words to compare (no abstract?). " + note
             return result
         terms = affordable(catalog, conn, (t for t, _ in T.top_terms(vector, QUERY_TERMS)))
         found = _match_papers(conn, T.fts_any(terms), "", [], exclude=paper_id) if terms else {}
@@ -387,13 +399,21 @@ def similar_papers(
             key=lambda sp: (-sp[0], sp[1]),
         )
         best = [(s, p) for s, p in scored if s > 0][:limit]
+        lexical = [p for s, p in scored if s > 0]
+        fused = (
+            hybrid.similar_papers(catalog, conn, paper_id, lexical, SIMILAR_CANDIDATES) if method == "hybrid" else []
+        )
+        if fused:
+            best = [(s, p) for p, s in fused][:limit]
+            vectors = paper_vectors(catalog, conn, [p for _, p in best])
         refs = _refs(conn, [p for _, p in best])
         authors = _paper_authors(conn, [paper_id, *(p for _, p in best)])
         own = authors.get(paper_id, {})
         for similarity, other in best:
             shared = [name for a, name in authors.get(other, {}).items() if a in own]
-            terms = _shared(vector, vectors[other], 4)
-            why = "shares " + ", ".join(terms)  # shared authors are in `shared_authors`, said once
+            terms = _shared(vector, vectors.get(other, {}), 4)
+            # shared authors are in `shared_authors`, said once
+            reason = "shares " + ", ".join(terms) if terms else hybrid.NEAR_NOTE
             ref = refs[other]
             result.results.append(
                 SimilarPaper(
@@ -402,7 +422,7 @@ def similar_papers(
                     date=ref.date,
                     similarity=round(min(similarity, 1.0), 3),
                     shared_authors=shared,
-                    why=why,
+                    why=reason,
                 )
             )
         return result
@@ -432,7 +452,7 @@ def similar_authors(
         person, resolution, others = resolve_person(catalog, conn, name or "", profile_id)
         if others:
             raise ambiguous_error(conn, person, others, "profile_id")
-        result = SimilarAuthorsResult(author=resolution, results=[], method=METHOD, note=LEXICAL_NOTE)
+        result = SimilarAuthorsResult(author=resolution, results=[], method="lexical", note=LEXICAL_NOTE)
         vector = person_vector(catalog, conn, person.author_id)
         if not vector:
             result.note = f"{person.name}'s papers have no distinctive words to compare. " + LEXICAL_NOTE
