@@ -64,6 +64,11 @@ INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 10_000}
 FTS_TABLE = "papers_fts"
 FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
 
+# refresh_paper's view of a paper's listings (a listing's abstract is NULL where it is the paper's).
+_LISTING_COLUMNS = """l.date, l.date_raw, l.category, l.has_code, l.authors_raw, a.id, a.name, a.name_norm, l.title,
+    length(coalesce(l.abstract, p.abstract)), l.profile_id"""
+_LISTING_JOINS = "listings l JOIN authors a ON a.profile_id = l.profile_id JOIN papers p ON p.id = l.paper_id"
+
 _UPDATE_PAPER = """UPDATE papers SET title = ?, abstract = ?, date = ?, year = ?, category = ?, has_code = ?,
     authors_listed = ?, authors_truncated = ?, affiliations = ?, author_names = ?, author_search = ? WHERE id = ?"""
 
@@ -536,12 +541,14 @@ class Ingester:
         listing_rows: list[tuple[Any, ...]] = []
         seen_in_file: set[int] = set()
         keys = [_title_key(entry.title) or entry.title.casefold() for entry in profile.entries]
-        paper_ids: dict[str, int] = dict(  # the papers these titles already are (one query for the file)
-            c.execute(
-                "SELECT title_norm, id FROM papers WHERE title_norm IN (SELECT value FROM json_each(?))",
-                [json.dumps(keys)],
-            ).fetchall()
-        )
+        paper_ids: dict[str, int] = {}  # the papers these titles already are (one query for the file)
+        abstracts: dict[int, str] = {}  # and their abstracts: a listing giving the same stores NULL
+        for key, paper_id, abstract in c.execute(
+            "SELECT title_norm, id, abstract FROM papers WHERE title_norm IN (SELECT value FROM json_each(?))",
+            [json.dumps(keys)],
+        ):
+            paper_ids[key] = paper_id
+            abstracts[paper_id] = abstract
         for position, (entry, key) in enumerate(zip(profile.entries, keys, strict=True), start=1):
             found = paper_ids.get(key)
             authors_raw = ", ".join(entry.authors) + (" et al." if entry.authors_truncated else "")
@@ -593,7 +600,7 @@ class Ingester:
                     entry.date_raw,
                     int(entry.has_code),
                     authors_raw,
-                    entry.abstract,
+                    None if paper_id in fresh or abstracts[paper_id] == entry.abstract else entry.abstract,
                 )
             )
         c.executemany(
@@ -634,14 +641,12 @@ class Ingester:
         listings: dict[int, list[Any]] = {}
         abstracts: dict[tuple[int, str], str] = {}
         for row in c.execute(
-            """SELECT l.paper_id, l.date, l.date_raw, l.category, l.has_code, l.authors_raw,
-                      a.id, a.name, a.name_norm, l.title, length(l.abstract), l.profile_id, l.abstract
-               FROM listings l JOIN authors a ON a.profile_id = l.profile_id
+            f"""SELECT l.paper_id, {_LISTING_COLUMNS}, l.abstract FROM {_LISTING_JOINS}
                WHERE l.paper_id IN (SELECT value FROM json_each(?)) ORDER BY l.paper_id, l.profile_id""",
             ids,
         ):
             listings.setdefault(row[0], []).append(row[1:12])
-            abstracts[row[0], row[11]] = row[12]
+            abstracts[row[0], row[11]] = row[12]  # NULL: the paper's own (see _store_abstracts)
         rows = {
             row[0]: tuple(row[1:])
             for row in c.execute(
@@ -669,10 +674,14 @@ class Ingester:
         for paper_id in paper_ids:
             found = listings.get(paper_id, [])
             fullest = _fullest(found) if found else None
+            row = rows.get(paper_id)
+            abstract = abstracts[paper_id, found[fullest][10]] if fullest is not None else None
+            if abstract is None and fullest is not None and row is not None:
+                abstract = row[1]
             out[paper_id] = _Known(
                 found,
-                abstracts[paper_id, found[fullest][10]] if fullest is not None else None,
-                rows.get(paper_id),
+                abstract,
+                row,
                 authors.get(paper_id, {}),
                 affiliations.get(paper_id, set()),
             )
@@ -689,10 +698,7 @@ class Ingester:
             listings = known.listings
         else:
             listings = c.execute(
-                """SELECT l.date, l.date_raw, l.category, l.has_code, l.authors_raw,
-                          a.id, a.name, a.name_norm, l.title, length(l.abstract), l.profile_id
-                   FROM listings l JOIN authors a ON a.profile_id = l.profile_id
-                   WHERE l.paper_id = ? ORDER BY l.profile_id""",
+                f"SELECT {_LISTING_COLUMNS} FROM {_LISTING_JOINS} WHERE l.paper_id = ? ORDER BY l.profile_id",
                 [paper_id],
             ).fetchall()
         if not listings:
@@ -723,7 +729,8 @@ class Ingester:
             abstract = known.abstract
             if abstract is None:
                 abstract = c.execute(
-                    "SELECT abstract FROM listings WHERE profile_id = ? AND paper_id = ?",
+                    """SELECT coalesce(l.abstract, p.abstract) FROM listings l JOIN papers p ON p.id = l.paper_id
+                       WHERE l.profile_id = ? AND l.paper_id = ?""",
                     [listings[_fullest(listings)][10], paper_id],
                 ).fetchone()[0]
             merged = _merge(listings, abstract)
@@ -788,9 +795,17 @@ class Ingester:
             ).fetchone()
         if tuple(row) != values:  # only touch the row (and its FTS entry) when something changed
             changed = True
+            if row[1] != values[1]:
+                self._store_abstracts(paper_id, row[1], values[1])
             self._fts_touch(paper_id, (row[0], row[1], row[10]) if self._fts_indexes_row_columns else None)
             c.execute(_UPDATE_PAPER, [*values, paper_id])
         return "changed" if changed else "same"
+
+    def _store_abstracts(self, paper_id: int, old: str, new: str) -> None:
+        """Keep the paper's listings' abstracts NULL exactly where they equal the paper's, now *new*."""
+        c = self.conn
+        c.execute("UPDATE listings SET abstract = ? WHERE paper_id = ? AND abstract IS NULL", [old, paper_id])
+        c.execute("UPDATE listings SET abstract = NULL WHERE paper_id = ? AND abstract = ?", [paper_id, new])
 
     def _listed_author(self, key: str, name: str) -> int:
         if (cached := self._author_ids.get(key)) is not None:

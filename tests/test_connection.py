@@ -195,7 +195,7 @@ def test_a_catalog_of_another_schema_version_is_refused_with_the_fix(catalog_pat
     conn.close()
     with pytest.raises(CatalogError, match=r"built by an older scholar-catalog \(schema version 1; this one reads "):
         open_readonly(old)
-    with pytest.raises(CatalogError, match="schema version 1, this scholar-catalog expects 2; rebuild it"):
+    with pytest.raises(CatalogError, match="schema version 1, this scholar-catalog expects 3; rebuild it"):
         open_writable(old)
     assert check_replaceable(old) is None
 
@@ -206,7 +206,7 @@ def test_an_empty_sqlite_database_becomes_a_catalog(tmp_path: Path) -> None:
     db = open_writable(empty)
     db.conn.close()
     conn = open_readonly(empty)
-    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
     conn.close()
 
 

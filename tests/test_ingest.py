@@ -681,6 +681,7 @@ SCHEMA_LAYOUT = {
     },
 }  # fmt: skip
 SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_facets, papers_filters)
+SCHEMA_LAYOUT[3] = SCHEMA_LAYOUT[2]  # version 3: 8 KB pages, listings.abstract NULL where it is the paper's
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
