@@ -64,9 +64,9 @@ INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 10_000}
 FTS_TABLE = "papers_fts"
 FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
 
-# refresh_paper's view of a paper's listings (a listing's abstract is NULL where it is the paper's).
-_LISTING_COLUMNS = """l.date, l.date_raw, l.category, l.has_code, l.authors_raw, a.id, a.name, a.name_norm, l.title,
-    length(coalesce(l.abstract, p.abstract)), l.profile_id"""
+# refresh_paper's view of a paper's listings (a listing's title and abstract are NULL where they are the paper's).
+_LISTING_COLUMNS = """l.date, l.date_raw, l.category, l.has_code, l.authors_raw, a.id, a.name, a.name_norm,
+    coalesce(l.title, p.title), length(coalesce(l.abstract, p.abstract)), l.profile_id"""
 _LISTING_JOINS = "listings l JOIN authors a ON a.profile_id = l.profile_id JOIN papers p ON p.id = l.paper_id"
 
 _UPDATE_PAPER = """UPDATE papers SET title = ?, abstract = ?, date = ?, year = ?, category = ?, has_code = ?,
@@ -542,13 +542,14 @@ class Ingester:
         seen_in_file: set[int] = set()
         keys = [_title_key(entry.title) or entry.title.casefold() for entry in profile.entries]
         paper_ids: dict[str, int] = {}  # the papers these titles already are (one query for the file)
-        abstracts: dict[int, str] = {}  # and their abstracts: a listing giving the same stores NULL
-        for key, paper_id, abstract in c.execute(
-            "SELECT title_norm, id, abstract FROM papers WHERE title_norm IN (SELECT value FROM json_each(?))",
+        texts: dict[int, tuple[str, str]] = {}  # and their title and abstract: a listing giving the same stores NULL
+        for key, paper_id, title, abstract in c.execute(
+            """SELECT title_norm, id, title, abstract FROM papers
+               WHERE title_norm IN (SELECT value FROM json_each(?))""",
             [json.dumps(keys)],
         ):
             paper_ids[key] = paper_id
-            abstracts[paper_id] = abstract
+            texts[paper_id] = (title, abstract)
         for position, (entry, key) in enumerate(zip(profile.entries, keys, strict=True), start=1):
             found = paper_ids.get(key)
             authors_raw = ", ".join(entry.authors) + (" et al." if entry.authors_truncated else "")
@@ -587,20 +588,21 @@ class Ingester:
                 continue
             seen_in_file.add(paper_id)
             affected.add(paper_id)
+            title, abstract = (entry.title, entry.abstract) if paper_id in fresh else texts[paper_id]
             listing_rows.append(
                 (
                     pid,
                     paper_id,
                     position,
                     entry.line,
-                    entry.title,
+                    None if title == entry.title else entry.title,
                     entry.score,
                     entry.category,
                     entry.date,
                     entry.date_raw,
                     int(entry.has_code),
                     authors_raw,
-                    None if paper_id in fresh or abstracts[paper_id] == entry.abstract else entry.abstract,
+                    None if abstract == entry.abstract else entry.abstract,
                 )
             )
         c.executemany(
@@ -795,17 +797,19 @@ class Ingester:
             ).fetchone()
         if tuple(row) != values:  # only touch the row (and its FTS entry) when something changed
             changed = True
+            if row[0] != values[0]:
+                self._store_shared(paper_id, "title", row[0], values[0])
             if row[1] != values[1]:
-                self._store_abstracts(paper_id, row[1], values[1])
+                self._store_shared(paper_id, "abstract", row[1], values[1])
             self._fts_touch(paper_id, (row[0], row[1], row[10]) if self._fts_indexes_row_columns else None)
             c.execute(_UPDATE_PAPER, [*values, paper_id])
         return "changed" if changed else "same"
 
-    def _store_abstracts(self, paper_id: int, old: str, new: str) -> None:
-        """Keep the paper's listings' abstracts NULL exactly where they equal the paper's, now *new*."""
+    def _store_shared(self, paper_id: int, column: Literal["title", "abstract"], old: str, new: str) -> None:
+        """The paper's *column* goes from *old* to *new*: keep its listings' NULL exactly where they equal it."""
         c = self.conn
-        c.execute("UPDATE listings SET abstract = ? WHERE paper_id = ? AND abstract IS NULL", [old, paper_id])
-        c.execute("UPDATE listings SET abstract = NULL WHERE paper_id = ? AND abstract = ?", [paper_id, new])
+        c.execute(f"UPDATE listings SET {column} = ? WHERE paper_id = ? AND {column} IS NULL", [old, paper_id])
+        c.execute(f"UPDATE listings SET {column} = NULL WHERE paper_id = ? AND {column} = ?", [paper_id, new])
 
     def _listed_author(self, key: str, name: str) -> int:
         if (cached := self._author_ids.get(key)) is not None:

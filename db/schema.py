@@ -8,7 +8,7 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
                         plus one row per normalized name seen only in author lists
     papers              one row per distinct normalized title
     listings            profile x paper: what that profile said (score, category, date); its
-                        abstract is NULL where it is the paper's (most are: stored once, not twice)
+                        title and abstract are NULL where they are the paper's (stored once, not twice)
     paper_authors       paper x author: listed position (NULL if hidden by "et al.")
                         and whether the author is known as the owner of a listing profile
     affiliations        distinct affiliation names
@@ -111,7 +111,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "paper_id": int,
             "position": int,
             "line": int,
-            "title": str,
+            "title": str,  # NULL: the paper's title (this profile spells it the same way)
             "score": float,
             "category": str,
             "date": str,
@@ -121,7 +121,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "abstract": str,  # the abstract as this profile gave it (maybe truncated); NULL: the paper's
         },
         pk=("profile_id", "paper_id"),
-        not_null={"position", "line", "title", "category", "date", "date_raw", "has_code", "authors_raw"},
+        not_null={"position", "line", "category", "date", "date_raw", "has_code", "authors_raw"},
         foreign_keys=[("profile_id", "profiles", "id"), ("paper_id", "papers", "id")],
         if_not_exists=True,
     )

@@ -544,7 +544,8 @@ YEARLESS = profile("Ann Example", ("LGApr 14", "Spring Paper", "Ann Example"), (
 
 
 def listing_dates(db: Path) -> dict[str, tuple[str, str]]:
-    return {t: (d, raw) for t, d, raw in query(db, "SELECT title, date, date_raw FROM listings")}
+    sql = "SELECT coalesce(l.title, p.title), l.date, l.date_raw FROM listings l JOIN papers p ON p.id = l.paper_id"
+    return {t: (d, raw) for t, d, raw in query(db, sql)}
 
 
 def test_yearless_date_resolved_against_as_of(tmp_path: Path) -> None:
@@ -622,7 +623,9 @@ def test_same_paper_twice_in_one_profile_keeps_the_first_listing(tmp_path: Path)
     db = tmp_path / "c.db"
     report = run(db, tmp_path / "in", as_of=AS_OF)
     assert report.ok
-    assert query(db, "SELECT title, score, position FROM listings") == [("Twice", 88.0, 1)]
+    assert query(
+        db, "SELECT coalesce(l.title, p.title), l.score, l.position FROM listings l JOIN papers p ON p.id = l.paper_id"
+    ) == [("Twice", 88.0, 1)]
 
 
 def test_number_too_large_for_sqlite_is_a_rejection_not_a_crash(tmp_path: Path) -> None:
@@ -649,7 +652,9 @@ def test_changed_file_updates_title_and_abstract_of_a_paper_only_it_lists(tmp_pa
     run(db, tmp_path / "in", as_of=AS_OF)
     write(path, "Ann A\n\n1 Papers\n\nLGJan 2, 2024\nSparse Lanterns for Routing\n\nAnn A\n\nFixed.\n")
     assert run(db, tmp_path / "in", as_of=AS_OF).applied == 1
-    assert query(db, "SELECT title FROM listings") == [("Sparse Lanterns for Routing",)]
+    assert query(db, "SELECT coalesce(l.title, p.title) FROM listings l JOIN papers p ON p.id = l.paper_id") == [
+        ("Sparse Lanterns for Routing",)
+    ]
     assert query(db, "SELECT title, abstract FROM papers") == [("Sparse Lanterns for Routing", "Fixed.")]
     assert fts_titles(db, "typo") == set()
 
@@ -681,7 +686,7 @@ SCHEMA_LAYOUT = {
     },
 }  # fmt: skip
 SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_facets, papers_filters)
-SCHEMA_LAYOUT[3] = SCHEMA_LAYOUT[2]  # version 3: 8 KB pages, listings.abstract NULL where it is the paper's
+SCHEMA_LAYOUT[3] = SCHEMA_LAYOUT[2]  # version 3: 8 KB pages, listings' title/abstract NULL where they are the paper's
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
