@@ -1,6 +1,7 @@
 """Compare the catalogs two ingest commands build, round after round: rows, row ids and full-text answers.
 
     python bench/compare_catalogs.py --old OLD_SCHOLAR_CATALOG [--new scholar-catalog] [--profiles 3000]
+    python bench/compare_catalogs.py --dbs OLD.db NEW.db
 
 Builds one folder of profiles (generated ones, ``examples/profiles``, ``../shared/seeds`` and the
 parser fixtures under ``tests/fixtures``) and ingests it with both commands into two catalogs; then,
@@ -152,7 +153,8 @@ def edit(files: list[Path], rng: random.Random, share: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--old", required=True, help="the scholar-catalog command of the reference build")
+    parser.add_argument("--old", help="the scholar-catalog command of the reference build")
+    parser.add_argument("--dbs", nargs=2, type=Path, help="just compare these two catalogs (old, new)")
     parser.add_argument("--new", default="scholar-catalog", help="the command under test (default: %(default)s)")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the new command only")
     parser.add_argument("--profiles", type=int, default=3000)
@@ -161,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = dict(item.split("=", 1) for item in args.env)
     rng = random.Random(args.seed)
+    if args.dbs:
+        return 1 if compare(*args.dbs, rng, "catalogs") else 0
+    if not args.old:
+        parser.error("--old or --dbs is required")
     work = Path(tempfile.mkdtemp(prefix="compare-", dir=args.workdir))
     try:
         folder = work / "profiles"

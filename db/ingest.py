@@ -32,13 +32,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -46,15 +45,29 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from .ingest_files import (
+    MAX_FILE_BYTES,
+    Job,
+    Loaded,
+    ReadAhead,
+    UsageError,
+    discover,
+    load,
+    profile_id_for,
+    worker_count,
+)
 from .normalize import normalize_name, normalize_title
-from .parser import Profile, ProfileParseError, _split_authors, parse_profile
+from .parser import Profile, ProfileParseError, _split_authors
 from .schema import now_iso
+
+__all__ = ["MAX_FILE_BYTES", "FileOutcome", "IngestAbort", "IngestReport", "Ingester", "UsageError", "discover"]
+__all__ += ["ingest", "profile_id_for"]
 
 Status = Literal["applied", "unchanged", "rejected"]
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
-BATCH_FILES = 500
-BATCH_SECONDS = 0.5
+# A batch (one transaction) ends after this many files or seconds: readers see progress that often.
+BATCH_FILES = 2000
+BATCH_SECONDS = 2.0
 MAX_CACHED_IDS = 200_000  # listed-author and affiliation ids remembered across batches
 # Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
@@ -159,10 +172,6 @@ class IngestAbort(RuntimeError):
     """Ingest cannot go on (disk full, database locked for too long, ...). Nothing half-done is kept."""
 
 
-class UsageError(ValueError):
-    """A bad argument to ingest (a path that does not exist, ...)."""
-
-
 @dataclass(slots=True)
 class FileOutcome:
     path: str
@@ -198,30 +207,6 @@ class IngestReport:
             self.rejected.append(outcome)
         self.papers_new += outcome.papers_new
         self.papers_updated += outcome.papers_updated
-
-
-def _path_order(path: Path) -> tuple[str, ...]:
-    """The order ``sorted()`` puts paths in (``PurePath.__lt__`` compares the parts), computed faster."""
-    return path.parts
-
-
-def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Yield profile files: each file given, and every ``*.txt`` below each directory given (sorted)."""
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            yield from sorted((p for p in path.rglob("*.txt") if p.is_file()), key=_path_order)
-        elif path.is_file():
-            yield path
-        elif path.exists():
-            raise UsageError(f"{path}: not a regular file or directory")
-        else:
-            raise UsageError(f"{path}: no such file or directory")
-
-
-def profile_id_for(path: Path) -> str:
-    """A profile's identity: its file's stem."""
-    return path.stem
 
 
 class Ingester:
@@ -384,8 +369,26 @@ class Ingester:
 
     # -- one file -------------------------------------------------------------------
 
-    def apply_file(self, path: Path) -> FileOutcome:
-        """Apply one file in its own savepoint. Never raises for bad input: returns a rejection."""
+    def plan_read(self, path: Path) -> Job | None:
+        """What apply_file will read of *path*, as far as can be told now (None: nothing, or unreadable)."""
+        try:
+            resolved, st = self._locate(path)
+        except OSError:
+            return None
+        known = self._known.get(profile_id_for(path))
+        as_of = self.as_of or datetime.fromtimestamp(st.st_mtime, UTC).date()
+        if st.st_size > MAX_FILE_BYTES or (
+            known is not None
+            and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of.isoformat())
+        ):
+            return None
+        return path, str(path), st.st_size, st.st_mtime_ns, as_of
+
+    def apply_file(self, path: Path, loaded: Loaded | None = None) -> FileOutcome:
+        """Apply one file in its own savepoint. Never raises for bad input: returns a rejection.
+
+        *loaded* is what a :class:`ReadAhead` read of it, if it did (used if the file is unchanged since).
+        """
         shown = str(path)
         pid = profile_id_for(path)
         try:
@@ -412,11 +415,11 @@ class Ingester:
             return FileOutcome(shown, "unchanged", pid)
         if st.st_size > MAX_FILE_BYTES:
             return FileOutcome(shown, "rejected", pid, f"{shown}: {st.st_size:,} bytes is too large for a profile page")
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
-        digest = hashlib.sha256(data).hexdigest()
+        if loaded is None or (loaded.size, loaded.mtime_ns, loaded.as_of) != (st.st_size, st.st_mtime_ns, as_of):
+            loaded = load(path, shown, st.st_size, st.st_mtime_ns, as_of, parse=False)
+        if loaded.read_error is not None:
+            return FileOutcome(shown, "rejected", pid, loaded.read_error)
+        digest = loaded.digest
 
         self._begin_batch()
         if known is not None and known[3] == digest and known[4] == as_of.isoformat():
@@ -430,10 +433,10 @@ class Ingester:
             return FileOutcome(shown, "unchanged", pid)
 
         try:
-            profile = parse_profile(data, as_of=as_of, path=shown)
+            profile = loaded.parsed(shown)
         except ProfileParseError as err:
             return FileOutcome(shown, "rejected", pid, str(err))
-        del data
+        del loaded
 
         self.conn.execute("SAVEPOINT profile_file")
         mark_authors, mark_affiliations = len(self._new_authors), len(self._new_affiliations)
@@ -908,12 +911,16 @@ def _run(
     prune: bool,
     on_file: Callable[[FileOutcome], None] | None,
 ) -> None:
+    workers = worker_count(len(todo))
+    reader = ReadAhead(todo, ingester.plan_read, workers) if workers else None
     try:
         for path in todo:
-            outcome = ingester.apply_file(path)
+            outcome = ingester.apply_file(path, reader.take(path) if reader is not None else None)
             report.add(outcome)
             if on_file is not None:
                 on_file(outcome)
+        if reader is not None:
+            reader.close()
         if prune:
             for pid in ingester.missing_profiles():
                 ingester.remove_profile(pid)
@@ -929,6 +936,9 @@ def _run(
     except BaseException:
         ingester.rollback()
         raise
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def ingest(
