@@ -115,7 +115,7 @@ def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         conn = sqlite3.connect(path, timeout=timeout / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {timeout}")
         needs_schema = _check_existing(path, conn)
-        if needs_schema:  # takes effect only on an empty file, before WAL mode writes its first page
+        if needs_schema and path.stat().st_size == 0:  # a new file: before WAL mode writes its first page
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":

@@ -71,7 +71,7 @@ BATCH_SECONDS = 2.0
 MAX_CACHED_IDS = 200_000  # listed-author and affiliation ids remembered across batches
 # Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
-INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 10_000}
+INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
 
 # The triggers (made by sqlite-utils' enable_fts) that keep papers_fts in step with papers.
 FTS_TABLE = "papers_fts"

@@ -6,22 +6,25 @@ the one process that writes the catalog, and hands the results back in the files
 ever does early what the writer would otherwise do itself at that point: the writer still decides
 everything (unchanged, rejected, applied) file by file, in order, exactly as without it, and reads a
 file itself whenever the read-ahead did not (or the file changed since). Workers never touch the
-catalog; they exit when the writer closes their pipe or dies.
+catalog (each is a fresh ``python -m scholar_catalog.db.ingest_files``); they exit when the writer
+closes their pipe or dies.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import multiprocessing
 import os
+import pickle
 import signal
+import subprocess
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import BinaryIO
 
 from .parser import Profile, ProfileParseError, parse_profile
 
@@ -106,19 +109,20 @@ def load(path: Path, shown: str, size: int, mtime_ns: int, as_of: date, *, parse
 Job = tuple[Path, str, int, int, date]  # path, shown, size, mtime_ns, as_of
 
 
-def _work(tasks: Connection, results: Connection) -> None:
-    """A worker: load every file of every chunk sent, until the pipe closes (or the writer dies)."""
+def work(tasks: BinaryIO, results: BinaryIO) -> None:
+    """A worker: load every file of every chunk read from *tasks*, until it ends (or the writer dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
     while True:
         try:
-            chunk: list[Job] | None = tasks.recv()
-        except (EOFError, OSError):
+            chunk: list[Job] | None = pickle.load(tasks)
+        except (EOFError, OSError, pickle.UnpicklingError):
             return
         if chunk is None:
             return
         try:
-            results.send([load(*job, parse=True) for job in chunk])
-        except (BrokenPipeError, OSError):
+            pickle.dump([load(*job, parse=True) for job in chunk], results, pickle.HIGHEST_PROTOCOL)
+            results.flush()
+        except OSError:
             return
 
 
@@ -146,17 +150,11 @@ class ReadAhead:
         self._pending: deque[tuple[int, list[Path]]] = deque()  # (worker, paths) in the order sent
         self._ready: dict[Path, Loaded] = {}
         self._next = 0
-        context = multiprocessing.get_context("spawn")  # a clean process: no copy of the writer's catalog
-        self._workers: list[tuple[multiprocessing.process.BaseProcess, Connection, Connection]] = []
+        self._workers: list[subprocess.Popen[bytes]] = []
         try:
-            for _ in range(workers):
-                task_reader, task_writer = context.Pipe(duplex=False)
-                result_reader, result_writer = context.Pipe(duplex=False)
-                process = context.Process(target=_work, args=(task_reader, result_writer), daemon=True)
-                process.start()
-                task_reader.close()
-                result_writer.close()
-                self._workers.append((process, task_writer, result_reader))
+            for _ in range(workers):  # a fresh interpreter: no copy of the writer's catalog connection
+                command = [sys.executable, "-m", __name__]
+                self._workers.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
         except BaseException:
             self.close()
             raise
@@ -175,7 +173,10 @@ class ReadAhead:
             worker = self._next % len(self._workers)
             self._next += 1
             try:
-                self._workers[worker][1].send(chunk)
+                tasks = self._workers[worker].stdin
+                assert tasks is not None
+                pickle.dump(chunk, tasks, pickle.HIGHEST_PROTOCOL)
+                tasks.flush()
             except OSError:
                 self.close()  # a worker died: the writer reads the rest itself
                 return
@@ -189,8 +190,8 @@ class ReadAhead:
         while path not in self._ready and self._pending and self._workers:
             worker, paths = self._pending.popleft()
             try:
-                results: list[Loaded] = self._workers[worker][2].recv()
-            except (EOFError, OSError):
+                results: list[Loaded] = pickle.load(self._workers[worker].stdout)  # type: ignore[arg-type]
+            except (EOFError, OSError, pickle.UnpicklingError):
                 self.close()
                 break
             self._ready.update(zip(paths, results, strict=True))
@@ -201,16 +202,24 @@ class ReadAhead:
     def close(self) -> None:
         """Stop the workers (idempotent)."""
         workers, self._workers = self._workers, []
-        for _, task_writer, _ in workers:
+        for process in workers:
             with contextlib.suppress(OSError):
-                task_writer.send(None)
-            task_writer.close()
-        for process, _, result_reader in workers:
-            result_reader.close()  # unblocks a worker still sending a result
-            process.join(timeout=5)
-            if process.is_alive():
+                if process.stdin is not None:
+                    process.stdin.close()  # the worker's signal to stop
+        for process in workers:
+            if process.stdout is not None:
+                process.stdout.close()  # unblocks a worker still sending a result
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 process.kill()
-                process.join()
+                process.wait()
         self._pending.clear()
         self._ready.clear()
         self._planned.clear()
+
+
+if __name__ == "__main__":  # a ReadAhead worker; pickles name this module by its package name, not __main__
+    from scholar_catalog.db.ingest_files import work as _work
+
+    _work(sys.stdin.buffer, sys.stdout.buffer)
