@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import AS_OF, SEEDS, requires_seeds
+from conftest import AS_OF, EXAMPLES, SEEDS, requires_seeds
 from scholar_catalog.db.connection import open_writable
 from scholar_catalog.db.ingest import IngestReport, UsageError, discover, ingest
 from scholar_catalog.db.schema import FTS_COLUMNS
@@ -715,3 +715,44 @@ def test_catalog_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         conn.commit()
     with pytest.raises(CatalogError, match=r"schema version 999.*--rebuild"):
         open_writable(db)
+
+
+# -- reading ahead in worker processes -------------------------------------------------------
+
+
+def _catalog_rows(db_path: Path) -> dict[str, list[tuple]]:
+    """Every row, row ids included, and every full-text index entry; the read time left out."""
+    with closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("UPDATE profiles SET ingested_at = ''")
+        conn.commit()
+    out = {table: query(db_path, f"SELECT rowid, * FROM {table} ORDER BY rowid") for table in TABLES}
+    out["papers_fts"] = query(db_path, "SELECT rowid, * FROM papers_fts ORDER BY rowid")
+    return out
+
+
+def test_files_read_ahead_by_worker_processes_make_the_same_catalog_row_for_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scholar_catalog.db.ingest_files import ENV_WORKERS
+
+    folder = tmp_path / "in"
+    for source in (EXAMPLES, Path(__file__).parent / "fixtures" / "parser"):
+        (folder / source.name).mkdir(parents=True)
+        for path in source.glob("*.txt"):
+            (folder / source.name / path.name).write_bytes(path.read_bytes())
+    edited, cut = sorted((folder / EXAMPLES.name).glob("*.txt"))[:2]
+    reports: dict[str, list[IngestReport]] = {}
+    for workers in ("0", "1"):
+        monkeypatch.setenv(ENV_WORKERS, workers)
+        reports[workers] = [run(tmp_path / f"w{workers}.db", folder, as_of=AS_OF)]
+    assert reports["1"][0].rejected and reports["1"][0].applied >= 20  # the fixtures include files to reject
+    write(edited, edited.read_text().replace("h-index", "h-index1", 1))
+    cut.write_bytes(cut.read_bytes()[:-200])
+    for workers in ("0", "1"):
+        monkeypatch.setenv(ENV_WORKERS, workers)
+        reports[workers].append(run(tmp_path / f"w{workers}.db", folder, as_of=AS_OF))
+    assert [(r.applied, r.unchanged, [o.reason for o in r.rejected]) for r in reports["1"]] == [
+        (r.applied, r.unchanged, [o.reason for o in r.rejected]) for r in reports["0"]
+    ]
+    assert reports["1"][1].applied >= 1
+    assert _catalog_rows(tmp_path / "w1.db") == _catalog_rows(tmp_path / "w0.db")
