@@ -33,6 +33,7 @@ ENV_WORKERS = "SCHOLAR_CATALOG_INGEST_WORKERS"
 READ_AHEAD_MIN_FILES = 200  # fewer files than this are read in the writer (starting workers costs ~0.1 s)
 CHUNK_FILES = 32  # files per message to a worker
 CHUNKS_AHEAD = 6  # chunks in flight: bounds the memory held by results not yet applied
+SCAN_AHEAD = 2_000  # files looked at per refill: past a long run of unchanged files the writer goes on alone
 
 
 class UsageError(ValueError):
@@ -150,26 +151,37 @@ class ReadAhead:
         self._pending: deque[tuple[int, list[Path]]] = deque()  # (worker, paths) in the order sent
         self._ready: dict[Path, Loaded] = {}
         self._next = 0
+        self._wanted = workers
         self._workers: list[subprocess.Popen[bytes]] = []
+        self._fill()
+
+    def _start(self) -> None:
+        """Start the workers, when the first file to read is found."""
         try:
-            for _ in range(workers):  # a fresh interpreter: no copy of the writer's catalog connection
+            for _ in range(self._wanted):  # a fresh interpreter: no copy of the writer's catalog connection
                 command = [sys.executable, "-m", __name__]
                 self._workers.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
         except BaseException:
             self.close()
             raise
-        self._fill()
+        self._wanted = 0
 
     def _fill(self) -> None:
-        while self._workers and len(self._pending) < CHUNKS_AHEAD:
+        scanned = 0
+        while (self._workers or self._wanted) and len(self._pending) < CHUNKS_AHEAD and scanned < SCAN_AHEAD:
             chunk: list[Job] = []
             for path in self._paths:
+                scanned += 1
                 if (job := self._plan(path)) is not None:
                     chunk.append(job)
                     if len(chunk) == CHUNK_FILES:
                         break
+                if scanned >= SCAN_AHEAD:
+                    break
             if not chunk:
                 return
+            if self._wanted:
+                self._start()
             worker = self._next % len(self._workers)
             self._next += 1
             try:
@@ -201,7 +213,7 @@ class ReadAhead:
 
     def close(self) -> None:
         """Stop the workers (idempotent)."""
-        workers, self._workers = self._workers, []
+        workers, self._workers, self._wanted = self._workers, [], 0
         for process in workers:
             with contextlib.suppress(OSError):
                 if process.stdin is not None:
