@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from . import limits
 from .defensive import check_objects, harden
-from .schema import SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
+from .schema import PAGE_SIZE, SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
 
 if TYPE_CHECKING:  # imported where a catalog is built; reading one does not need it
     import sqlite_utils
@@ -115,6 +115,8 @@ def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         conn = sqlite3.connect(path, timeout=timeout / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {timeout}")
         needs_schema = _check_existing(path, conn)
+        if needs_schema and path.stat().st_size == 0:  # a new file: before WAL mode writes its first page
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise CatalogError(f"{path}: could not switch the catalog to WAL mode (got {mode!r})")

@@ -15,149 +15,62 @@ The rules (see ``docs/format.md`` for the why):
   replaces that profile's listings. Each file is applied in its own savepoint:
   a file that fails leaves that profile exactly as it was.
 
-Speed (see ``bench/README.md``): files are applied in batches, one transaction
-each. During a batch the full-text index is not maintained row by row by the
-``papers_*`` triggers — FTS5 flushes its pending index data at every savepoint,
-and a trigger runs each row's index update in a savepoint of its own, which made
-index writes several times dearer than the rows themselves. Instead the triggers
-are dropped at the start of the batch's transaction, the papers the batch
-touches are remembered (with the indexed values they had when the batch began),
-and just before the commit the index is brought up to date for exactly those
-papers and the triggers are recreated from their own stored SQL — all inside
-the same transaction, so no reader and no crash can ever see a catalog without
-its triggers or with a stale index.
+Speed (see ``bench/README.md``): files are applied in batches, one transaction each, by this
+one process; with enough files, worker processes read, hash and parse them ahead of it. The parts:
+
+* :mod:`.ingest_files` — finding the files, reading them, the worker processes;
+* :mod:`.ingest_rows` — one profile's rows, and the merged rows of the papers it lists;
+* :mod:`.ingest_merge` — the merge rules for a paper listed by several profiles;
+* :mod:`.ingest_fts` — the full-text index, brought up to date once per batch;
+* this module — batches, savepoints, outcomes, and :func:`ingest` itself.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
-import json
 import os
 import sqlite3
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import sqlite_utils
 
-from scholar_catalog.db import vectors
-
-from .normalize import normalize_name, normalize_title
-from .parser import Profile, ProfileParseError, _split_authors, parse_profile
+from .ingest_files import (
+    MAX_FILE_BYTES,
+    Job,
+    Loaded,
+    ReadAhead,
+    UsageError,
+    discover,
+    load,
+    profile_id_for,
+    worker_count,
+)
+from .ingest_rows import RowWriter
+from .parser import ProfileParseError
 from .schema import now_iso
+
+__all__ = ["MAX_FILE_BYTES", "FileOutcome", "IngestAbort", "IngestReport", "Ingester", "UsageError", "discover"]
+__all__ += ["ingest", "profile_id_for"]
 
 Status = Literal["applied", "unchanged", "rejected"]
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
-BATCH_FILES = 500
-BATCH_SECONDS = 0.5
+# A batch (one transaction) ends after this many files or seconds: readers see progress that often.
+BATCH_FILES = 2000
+BATCH_SECONDS = 2.0
 MAX_CACHED_IDS = 200_000  # listed-author and affiliation ids remembered across batches
 # Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
-INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 10_000}
-
-# The triggers (made by sqlite-utils' enable_fts) that keep papers_fts in step with papers.
-FTS_TABLE = "papers_fts"
-FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
-
-_UPDATE_PAPER = """UPDATE papers SET title = ?, abstract = ?, date = ?, year = ?, category = ?, has_code = ?,
-    authors_listed = ?, authors_truncated = ?, affiliations = ?, author_names = ?, author_search = ? WHERE id = ?"""
-
-# json.dumps(x, ensure_ascii=False) builds a new encoder on every call; this one gives the same text.
-_json = json.JSONEncoder(ensure_ascii=False).encode
-# The same names and author lines come back for every listing of a paper: remember their keys and splits.
-_name_key = functools.lru_cache(maxsize=1 << 16)(normalize_name)
-_title_key = functools.lru_cache(maxsize=1 << 15)(normalize_title)  # a shared paper's title comes back soon
-
-
-@dataclass(slots=True)
-class _Known:
-    """What refresh_paper would read about a paper, as far as the caller already knows it (None: not known)."""
-
-    listings: list[Any]
-    abstract: str | None = None  # of the fullest listing
-    row: tuple[Any, ...] | None = None  # the papers row, as _UPDATE_PAPER's first eleven columns
-    authors: dict[int, list[Any]] | None = None  # paper_authors: author_id -> [position, is_owner]
-    affiliations: set[int] | None = None  # paper_affiliations ids
-
-
-@dataclass(slots=True)
-class _Merged:
-    """A paper's fields merged from its listings: what refresh_paper stores."""
-
-    names: list[str]  # the chosen author line's names, and their keys
-    name_keys: list[str]
-    affiliations: list[str]
-    owners: dict[str, int]  # owner name key -> owner author id (first listing wins)
-    owner_names: dict[int, str]  # owner author id -> name
-    values: tuple[Any, ...]  # the papers row, as _UPDATE_PAPER's first eleven columns
-
-
-def _merge(listings: list[Any], abstract: str) -> _Merged:
-    """Merge *listings* (refresh_paper's query rows, ordered by profile id); *abstract* is the fullest's."""
-    # The fullest author line wins; dates given with a year beat year-less ones.
-    if len(listings) == 1:  # what the max() calls below pick from one listing
-        names, truncated, affiliations, name_keys, names_json, affiliations_json = _split(listings[0][4])
-        when, category = listings[0][0], listings[0][2]
-        has_code = int(bool(listings[0][3]))
-    else:
-        split = [_split(listing[4]) for listing in listings]
-        best = max(range(len(listings)), key=lambda i: (len(split[i][0]), not split[i][1], -i))
-        names, truncated, affiliations, name_keys, names_json, affiliations_json = split[best]
-        dated = max(range(len(listings)), key=lambda i: ("," in listings[i][1], listings[i][0], -i))
-        when, category = listings[dated][0], listings[dated][2]
-        has_code = int(any(listing[3] for listing in listings))
-    owners: dict[str, int] = {}
-    owner_names: dict[int, str] = {}
-    for listing in listings:
-        owners.setdefault(listing[7], listing[5])
-        owner_names[listing[5]] = listing[6]
-    listed_keys = set(name_keys)
-    hidden = [n for n in owner_names.values() if _name_key(n) not in listed_keys]
-    everyone = [*names, *hidden]
-    values = (
-        listings[0][8],  # the title as the first listing (by profile id) writes it
-        abstract,  # the longest abstract any listing gives
-        when,
-        int(when[:4]),
-        category,
-        has_code,
-        names_json,
-        int(truncated),
-        affiliations_json,
-        ", ".join(everyone),
-        _searchable_names(everyone),
-    )
-    return _Merged(names, name_keys, affiliations, owners, owner_names, values)
-
-
-def _fullest(listings: list[Any]) -> int:
-    """Which listing gives the longest abstract (the first of equals)."""
-    return 0 if len(listings) == 1 else max(range(len(listings)), key=lambda i: (listings[i][9], -i))
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _split(authors_raw: str) -> tuple[list[str], bool, list[str], list[str], str, str]:
-    """_split_authors of a listing's author line, with each name's key and the JSON of names and affiliations.
-
-    Cached: every listing of a paper brings its line back at each refresh. Callers never mutate the lists.
-    """
-    names, truncated, affiliations = _split_authors(authors_raw)
-    return names, truncated, affiliations, [_name_key(n) for n in names], _json(names), _json(affiliations)
+INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
 
 
 class IngestAbort(RuntimeError):
     """Ingest cannot go on (disk full, database locked for too long, ...). Nothing half-done is kept."""
-
-
-class UsageError(ValueError):
-    """A bad argument to ingest (a path that does not exist, ...)."""
 
 
 @dataclass(slots=True)
@@ -197,32 +110,12 @@ class IngestReport:
         self.papers_updated += outcome.papers_updated
 
 
-def _path_order(path: Path) -> tuple[str, ...]:
-    """The order ``sorted()`` puts paths in (``PurePath.__lt__`` compares the parts), computed faster."""
-    return path.parts
+class Ingester(RowWriter):
+    """Applies profile files to a writable catalog (see :func:`ingest`).
 
-
-def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Yield profile files: each file given, and every ``*.txt`` below each directory given (sorted)."""
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            yield from sorted((p for p in path.rglob("*.txt") if p.is_file()), key=_path_order)
-        elif path.is_file():
-            yield path
-        elif path.exists():
-            raise UsageError(f"{path}: not a regular file or directory")
-        else:
-            raise UsageError(f"{path}: no such file or directory")
-
-
-def profile_id_for(path: Path) -> str:
-    """A profile's identity: its file's stem."""
-    return path.stem
-
-
-class Ingester:
-    """Applies profile files to a writable catalog (see :func:`ingest`)."""
+    The rows a file makes are written by :class:`RowWriter`, the full-text index kept by its base
+    :class:`FtsUpkeep`; this class reads the files and runs the batches and savepoints around them.
+    """
 
     def __init__(self, db: sqlite_utils.Database, *, as_of: date | None = None) -> None:
         self.db = db
@@ -237,12 +130,7 @@ class Ingester:
         self._batch_started = 0.0
         self._seen: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its realpath
-        # Full-text index upkeep for the open batch (see the module docstring).
-        self._fts_columns = [row[1] for row in self.conn.execute(f"PRAGMA table_info({FTS_TABLE})")]
-        # The usual index (title, abstract, author_search): its values can be taken from refresh's row.
-        self._fts_indexes_row_columns = self._fts_columns == ["title", "abstract", "author_search"]
-        self._fts_triggers: list[str] = []  # SQL of the triggers dropped for this batch, to recreate
-        self._fts_dirty: dict[int, tuple[Any, ...] | None] = {}  # paper -> indexed values at batch start
+        self._init_fts()  # full-text index upkeep for the open batch (see ingest_fts)
         self._known: dict[str, tuple[str, int | None, int | None, str, str]] = {
             row[0]: (row[1], row[2], row[3], row[4], row[5])
             for row in self.conn.execute(
@@ -298,77 +186,6 @@ class Ingester:
 
     # -- full-text index ------------------------------------------------------------
 
-    def _suspend_fts_triggers(self) -> None:
-        """Drop the FTS triggers inside the batch's transaction (a catalog laid out otherwise keeps them)."""
-        triggers = self.conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'"
-        ).fetchall()
-        if {name for name, _ in triggers} != FTS_TRIGGERS or not self._fts_columns:
-            return
-        for name, _ in triggers:
-            self.conn.execute(f'DROP TRIGGER "{name}"')
-        self._fts_triggers = [sql for _, sql in triggers]
-
-    def _fts_touch(self, paper_id: int, indexed: tuple[Any, ...] | None = None) -> None:
-        """Remember that *paper_id* is about to change; *indexed* are its FTS column values now, if known."""
-        if self._fts_triggers and paper_id not in self._fts_dirty:
-            if indexed is None:
-                columns = ", ".join(f'"{c}"' for c in self._fts_columns)
-                indexed = self.conn.execute(f"SELECT {columns} FROM papers WHERE id = ?", [paper_id]).fetchone()
-            self._fts_dirty[paper_id] = tuple(indexed) if indexed is not None else None
-
-    def _fts_new(self, paper_id: int) -> None:
-        """A paper row was just inserted (it has no index entry, unless its rowid was freed in this batch)."""
-        if self._fts_triggers:
-            self._fts_dirty.setdefault(paper_id, None)
-
-    def _sync_fts(self) -> None:
-        """Bring the index up to date for the papers this batch touched, and recreate the triggers.
-
-        All or nothing (a savepoint): a failure leaves the batch exactly as before the call.
-        """
-        if not self._fts_triggers:
-            return
-        c = self.conn
-        if not c.in_transaction:  # the transaction is gone (rolled back by SQLite): so are our changes
-            self._fts_triggers = []
-            self._fts_dirty.clear()
-            return
-        columns = ", ".join(f'"{col}"' for col in self._fts_columns)
-        marks = ", ".join("?" for _ in self._fts_columns)
-        c.execute("SAVEPOINT fts_sync")
-        try:
-            dirty = self._fts_dirty
-            ids = list(dirty)
-            now: dict[int, tuple[Any, ...]] = {}
-            for start in range(0, len(ids), 10_000):
-                for row in c.execute(
-                    f"SELECT id, {columns} FROM papers WHERE id IN (SELECT value FROM json_each(?))",
-                    [json.dumps(ids[start : start + 10_000])],
-                ):
-                    now[row[0]] = tuple(row[1:])
-            c.executemany(
-                f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) VALUES ('delete', ?, {marks})",
-                [(pid, *old) for pid, old in dirty.items() if old is not None and now.get(pid) != old],
-            )
-            c.executemany(
-                f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})",
-                [(pid, *new) for pid, new in now.items() if dirty[pid] != new],
-            )
-            vectors.refresh(c, [pid for pid, old in dirty.items() if old is None or now.get(pid) != old])
-            for sql in self._fts_triggers:
-                c.execute(sql)
-        except BaseException:
-            try:
-                c.execute("ROLLBACK TO fts_sync")
-                c.execute("RELEASE fts_sync")
-            except sqlite3.Error:
-                pass
-            raise
-        c.execute("RELEASE fts_sync")
-        self._fts_triggers = []
-        self._fts_dirty.clear()
-
     def _maybe_commit(self) -> None:
         self._batch_files += 1
         if self._batch_files >= BATCH_FILES or time.monotonic() - self._batch_started > BATCH_SECONDS:
@@ -382,8 +199,26 @@ class Ingester:
 
     # -- one file -------------------------------------------------------------------
 
-    def apply_file(self, path: Path) -> FileOutcome:
-        """Apply one file in its own savepoint. Never raises for bad input: returns a rejection."""
+    def plan_read(self, path: Path) -> Job | None:
+        """What apply_file will read of *path*, as far as can be told now (None: nothing, or unreadable)."""
+        try:
+            resolved, st = self._locate(path)
+        except OSError:
+            return None
+        known = self._known.get(profile_id_for(path))
+        as_of = self.as_of or datetime.fromtimestamp(st.st_mtime, UTC).date()
+        if st.st_size > MAX_FILE_BYTES or (
+            known is not None
+            and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of.isoformat())
+        ):
+            return None
+        return path, str(path), st.st_size, st.st_mtime_ns, as_of
+
+    def apply_file(self, path: Path, loaded: Loaded | None = None) -> FileOutcome:
+        """Apply one file in its own savepoint. Never raises for bad input: returns a rejection.
+
+        *loaded* is what a :class:`ReadAhead` read of it, if it did (used if the file is unchanged since).
+        """
         shown = str(path)
         pid = profile_id_for(path)
         try:
@@ -410,11 +245,11 @@ class Ingester:
             return FileOutcome(shown, "unchanged", pid)
         if st.st_size > MAX_FILE_BYTES:
             return FileOutcome(shown, "rejected", pid, f"{shown}: {st.st_size:,} bytes is too large for a profile page")
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
-        digest = hashlib.sha256(data).hexdigest()
+        if loaded is None or (loaded.size, loaded.mtime_ns, loaded.as_of) != (st.st_size, st.st_mtime_ns, as_of):
+            loaded = load(path, shown, st.st_size, st.st_mtime_ns, as_of, parse=False)
+        if loaded.read_error is not None:
+            return FileOutcome(shown, "rejected", pid, loaded.read_error)
+        digest = loaded.digest
 
         self._begin_batch()
         if known is not None and known[3] == digest and known[4] == as_of.isoformat():
@@ -428,10 +263,10 @@ class Ingester:
             return FileOutcome(shown, "unchanged", pid)
 
         try:
-            profile = parse_profile(data, as_of=as_of, path=shown)
+            profile = loaded.parsed(shown)
         except ProfileParseError as err:
             return FileOutcome(shown, "rejected", pid, str(err))
-        del data
+        del loaded
 
         self.conn.execute("SAVEPOINT profile_file")
         mark_authors, mark_affiliations = len(self._new_authors), len(self._new_affiliations)
@@ -480,348 +315,6 @@ class Ingester:
         del self._new_authors[mark_authors:]
         del self._new_affiliations[mark_affiliations:]
 
-    def _apply_profile(
-        self, pid: str, profile: Profile, resolved: str, st: os.stat_result, digest: str, as_of: date
-    ) -> tuple[int, int]:
-        c = self.conn
-        affected = {row[0] for row in c.execute("SELECT paper_id FROM listings WHERE profile_id = ?", [pid])}
-        c.execute("DELETE FROM listings WHERE profile_id = ?", [pid])
-        c.execute(
-            """INSERT INTO profiles (id, name, name_norm, primary_category, h_index, papers_declared,
-                   citations, novelty, ai_score, papers_listed, source_path, source_size, source_mtime_ns,
-                   content_hash, as_of, ingested_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT(id) DO UPDATE SET name = excluded.name, name_norm = excluded.name_norm,
-                   primary_category = excluded.primary_category, h_index = excluded.h_index,
-                   papers_declared = excluded.papers_declared, citations = excluded.citations,
-                   novelty = excluded.novelty, ai_score = excluded.ai_score,
-                   papers_listed = excluded.papers_listed, source_path = excluded.source_path,
-                   source_size = excluded.source_size, source_mtime_ns = excluded.source_mtime_ns,
-                   content_hash = excluded.content_hash, as_of = excluded.as_of,
-                   ingested_at = excluded.ingested_at""",
-            [
-                pid,
-                profile.name,
-                normalize_name(profile.name),
-                profile.primary_category,
-                profile.h_index,
-                profile.papers_declared,
-                profile.citations,
-                profile.novelty,
-                profile.ai_score,
-                len(profile.entries),
-                resolved,
-                st.st_size,
-                st.st_mtime_ns,
-                digest,
-                as_of.isoformat(),
-                now_iso(),
-            ],
-        )
-        row = c.execute("SELECT id FROM authors WHERE profile_id = ?", [pid]).fetchone()
-        if row is None:
-            c.execute(
-                "INSERT INTO authors (name, name_norm, profile_id) VALUES (?, ?, ?)",
-                [profile.name, normalize_name(profile.name), pid],
-            )
-        else:
-            c.execute(
-                "UPDATE authors SET name = ?, name_norm = ? WHERE id = ?",
-                [profile.name, normalize_name(profile.name), row[0]],
-            )
-
-        owner = c.execute("SELECT id, name, name_norm FROM authors WHERE profile_id = ?", [pid]).fetchone()
-
-        # Papers first seen in this file: their only listing is this profile's, so refresh_paper gets
-        # what it would otherwise read back (the listing, the row as inserted, no authors yet).
-        fresh: dict[int, tuple[tuple[Any, ...], _Merged]] = {}
-        sink: tuple[list[Any], list[Any]] = ([], [])  # their authors and affiliations, written in one go below
-        listing_rows: list[tuple[Any, ...]] = []
-        seen_in_file: set[int] = set()
-        keys = [_title_key(entry.title) or entry.title.casefold() for entry in profile.entries]
-        paper_ids: dict[str, int] = dict(  # the papers these titles already are (one query for the file)
-            c.execute(
-                "SELECT title_norm, id FROM papers WHERE title_norm IN (SELECT value FROM json_each(?))",
-                [json.dumps(keys)],
-            ).fetchall()
-        )
-        for position, (entry, key) in enumerate(zip(profile.entries, keys, strict=True), start=1):
-            found = paper_ids.get(key)
-            authors_raw = ", ".join(entry.authors) + (" et al." if entry.authors_truncated else "")
-            if entry.affiliations:
-                authors_raw += " · " + ", ".join(entry.affiliations)
-            if found is None:
-                # Its only listing will be this one: insert the row refresh_paper would make of it (the
-                # merged values need no author ids; the paper's authors are added in the refresh loop).
-                listing = (
-                    entry.date,
-                    entry.date_raw,
-                    entry.category,
-                    int(entry.has_code),
-                    authors_raw,
-                    owner[0],
-                    owner[1],
-                    owner[2],
-                    entry.title,
-                    len(entry.abstract),
-                    pid,
-                )
-                merged = _merge([listing], entry.abstract)
-                cur = c.execute(
-                    """INSERT INTO papers (title, abstract, date, year, category, has_code, authors_listed,
-                           authors_truncated, affiliations, author_names, author_search, title_norm)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [*merged.values, key],
-                )
-                paper_id = int(cur.lastrowid or 0)
-                paper_ids[key] = paper_id
-                self._fts_new(paper_id)
-                fresh[paper_id] = (listing, merged)
-            else:
-                paper_id = found
-            if paper_id in seen_in_file:  # the same paper twice in one profile: keep the first listing
-                continue
-            seen_in_file.add(paper_id)
-            affected.add(paper_id)
-            listing_rows.append(
-                (
-                    pid,
-                    paper_id,
-                    position,
-                    entry.line,
-                    entry.title,
-                    entry.score,
-                    entry.category,
-                    entry.date,
-                    entry.date_raw,
-                    int(entry.has_code),
-                    authors_raw,
-                    entry.abstract,
-                )
-            )
-        c.executemany(
-            """INSERT INTO listings (profile_id, paper_id, position, line, title, score, category, date,
-                   date_raw, has_code, authors_raw, abstract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            listing_rows,
-        )
-        if len(listing_rows) != len(profile.entries):  # a paper listed twice counts once
-            c.execute("UPDATE profiles SET papers_listed = ? WHERE id = ?", [len(listing_rows), pid])
-        updated = 0
-        known = self._prefetch([paper_id for paper_id in affected if paper_id not in fresh])
-        for paper_id in sorted(affected):
-            if paper_id in fresh:
-                listing, merged = fresh[paper_id]
-                self._refresh(paper_id, _Known([listing], None, merged.values, {}, set()), sink, merged)
-            elif self.refresh_paper(paper_id, known.get(paper_id)) == "changed":
-                updated += 1
-        authors_rows, affiliation_rows = sink
-        c.executemany(
-            "INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)", authors_rows
-        )
-        c.executemany("INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)", affiliation_rows)
-        return len(fresh), updated
-
-    # -- papers ---------------------------------------------------------------------
-
-    def _prefetch(self, paper_ids: list[int]) -> dict[int, _Known]:
-        """What refresh_paper reads for each of *paper_ids*, in five queries instead of five per paper.
-
-        Valid while those papers' listings, rows, authors and affiliations are not written: refreshing
-        one paper writes only its own rows (and new listed authors or affiliations, which no other
-        paper's reads involve), so _apply_profile can prefetch before its refresh loop.
-        """
-        if not paper_ids:
-            return {}
-        c = self.conn
-        ids = [json.dumps(sorted(paper_ids))]
-        listings: dict[int, list[Any]] = {}
-        abstracts: dict[tuple[int, str], str] = {}
-        for row in c.execute(
-            """SELECT l.paper_id, l.date, l.date_raw, l.category, l.has_code, l.authors_raw,
-                      a.id, a.name, a.name_norm, l.title, length(l.abstract), l.profile_id, l.abstract
-               FROM listings l JOIN authors a ON a.profile_id = l.profile_id
-               WHERE l.paper_id IN (SELECT value FROM json_each(?)) ORDER BY l.paper_id, l.profile_id""",
-            ids,
-        ):
-            listings.setdefault(row[0], []).append(row[1:12])
-            abstracts[row[0], row[11]] = row[12]
-        rows = {
-            row[0]: tuple(row[1:])
-            for row in c.execute(
-                """SELECT id, title, abstract, date, year, category, has_code, authors_listed, authors_truncated,
-                          affiliations, author_names, author_search
-                   FROM papers WHERE id IN (SELECT value FROM json_each(?))""",
-                ids,
-            )
-        }
-        authors: dict[int, dict[int, list[Any]]] = {}
-        for paper_id, author_id, position, is_owner in c.execute(
-            """SELECT paper_id, author_id, position, is_owner FROM paper_authors
-               WHERE paper_id IN (SELECT value FROM json_each(?))""",
-            ids,
-        ):
-            authors.setdefault(paper_id, {})[author_id] = [position, is_owner]
-        affiliations: dict[int, set[int]] = {}
-        for paper_id, affiliation_id in c.execute(
-            """SELECT paper_id, affiliation_id FROM paper_affiliations
-               WHERE paper_id IN (SELECT value FROM json_each(?))""",
-            ids,
-        ):
-            affiliations.setdefault(paper_id, set()).add(affiliation_id)
-        out: dict[int, _Known] = {}
-        for paper_id in paper_ids:
-            found = listings.get(paper_id, [])
-            fullest = _fullest(found) if found else None
-            out[paper_id] = _Known(
-                found,
-                abstracts[paper_id, found[fullest][10]] if fullest is not None else None,
-                rows.get(paper_id),
-                authors.get(paper_id, {}),
-                affiliations.get(paper_id, set()),
-            )
-        return out
-
-    def refresh_paper(self, paper_id: int, known: _Known | None = None) -> Literal["deleted", "changed", "same"]:
-        """Recompute a paper's merged fields and authors from its current listings.
-
-        Deletes the paper when no listing is left. Returns what happened to it. *known*
-        is what :meth:`_prefetch` read for it, if it did.
-        """
-        c = self.conn
-        if known is not None:
-            listings = known.listings
-        else:
-            listings = c.execute(
-                """SELECT l.date, l.date_raw, l.category, l.has_code, l.authors_raw,
-                          a.id, a.name, a.name_norm, l.title, length(l.abstract), l.profile_id
-                   FROM listings l JOIN authors a ON a.profile_id = l.profile_id
-                   WHERE l.paper_id = ? ORDER BY l.profile_id""",
-                [paper_id],
-            ).fetchall()
-        if not listings:
-            self._fts_touch(paper_id)
-            c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
-            c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
-            c.execute("DELETE FROM papers WHERE id = ?", [paper_id])
-            return "deleted"
-        return self._refresh(paper_id, known or _Known(listings))
-
-    def _refresh(
-        self,
-        paper_id: int,
-        known: _Known,
-        sink: tuple[list[Any], list[Any]] | None = None,
-        merged: _Merged | None = None,
-    ) -> Literal["changed", "same"]:
-        """refresh_paper's work, given the paper's listings (as its query returns them, never empty).
-
-        What *known* leaves as None is read from the database. With a *sink* (a paper inserted by the
-        file being applied, with no authors or affiliations yet) its paper_authors and
-        paper_affiliations rows are collected in the sink's two lists instead of written.
-        """
-        c = self.conn
-        listings = known.listings
-        changed = False
-        if merged is None:
-            abstract = known.abstract
-            if abstract is None:
-                abstract = c.execute(
-                    "SELECT abstract FROM listings WHERE profile_id = ? AND paper_id = ?",
-                    [listings[_fullest(listings)][10], paper_id],
-                ).fetchone()[0]
-            merged = _merge(listings, abstract)
-
-        owners = merged.owners
-        wanted: dict[int, list[Any]] = {}
-        for position, (name, key) in enumerate(zip(merged.names, merged.name_keys, strict=True), start=1):
-            if not key:
-                continue
-            author_id = owners.get(key) or self._listed_author(key, name)
-            wanted.setdefault(author_id, [position, 0])
-        for author_id in merged.owner_names:
-            wanted.setdefault(author_id, [None, 0])[1] = 1
-        current = known.authors
-        if current is None:
-            current = {
-                row[0]: [row[1], row[2]]
-                for row in c.execute(
-                    "SELECT author_id, position, is_owner FROM paper_authors WHERE paper_id = ?", [paper_id]
-                )
-            }
-        if current != wanted:
-            changed = True
-            if sink is not None:
-                sink[0].extend((paper_id, aid, pos, own) for aid, (pos, own) in wanted.items())
-            else:  # write the difference: the rows end up exactly as wanted
-                gone = [(paper_id, aid) for aid in current if aid not in wanted]
-                if gone:
-                    c.executemany("DELETE FROM paper_authors WHERE paper_id = ? AND author_id = ?", gone)
-                c.executemany(
-                    """INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)
-                       ON CONFLICT (paper_id, author_id) DO UPDATE
-                       SET position = excluded.position, is_owner = excluded.is_owner""",
-                    [(paper_id, aid, *pair) for aid, pair in wanted.items() if current.get(aid) != pair],
-                )
-
-        wanted_affiliations = {self._affiliation(name) for name in merged.affiliations if _name_key(name)}
-        current_affiliations = known.affiliations
-        if current_affiliations is None:
-            current_affiliations = {
-                row[0]
-                for row in c.execute("SELECT affiliation_id FROM paper_affiliations WHERE paper_id = ?", [paper_id])
-            }
-        if wanted_affiliations != current_affiliations:
-            changed = True
-            affiliation_rows = [(paper_id, aid) for aid in sorted(wanted_affiliations)]
-            if sink is not None:
-                sink[1].extend(affiliation_rows)
-            else:
-                c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
-                c.executemany(
-                    "INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)", affiliation_rows
-                )
-
-        values = merged.values
-        row = known.row
-        if row is None:
-            row = c.execute(
-                """SELECT title, abstract, date, year, category, has_code, authors_listed, authors_truncated,
-                          affiliations, author_names, author_search FROM papers WHERE id = ?""",
-                [paper_id],
-            ).fetchone()
-        if tuple(row) != values:  # only touch the row (and its FTS entry) when something changed
-            changed = True
-            self._fts_touch(paper_id, (row[0], row[1], row[10]) if self._fts_indexes_row_columns else None)
-            c.execute(_UPDATE_PAPER, [*values, paper_id])
-        return "changed" if changed else "same"
-
-    def _listed_author(self, key: str, name: str) -> int:
-        if (cached := self._author_ids.get(key)) is not None:
-            return cached
-        row = self.conn.execute("SELECT id FROM authors WHERE name_norm = ? AND profile_id IS NULL", [key]).fetchone()
-        if row is None:
-            cur = self.conn.execute("INSERT INTO authors (name, name_norm) VALUES (?, ?)", [name, key])
-            author_id = int(cur.lastrowid or 0)
-            self._new_authors.append(key)
-        else:
-            author_id = row[0]
-        self._author_ids[key] = author_id
-        return author_id
-
-    def _affiliation(self, name: str) -> int:
-        key = _name_key(name)
-        if (cached := self._affiliation_ids.get(key)) is not None:
-            return cached
-        row = self.conn.execute("SELECT id FROM affiliations WHERE name_norm = ?", [key]).fetchone()
-        if row is None:
-            cur = self.conn.execute("INSERT INTO affiliations (name, name_norm) VALUES (?, ?)", [name, key])
-            affiliation_id = int(cur.lastrowid or 0)
-            self._new_affiliations.append(key)
-        else:
-            affiliation_id = row[0]
-        self._affiliation_ids[key] = affiliation_id
-        return affiliation_id
-
     # -- whole-catalog steps --------------------------------------------------------
 
     def remove_profile(self, pid: str) -> None:
@@ -864,12 +357,6 @@ class Ingester:
             self.conn.execute("PRAGMA optimize")
 
 
-def _searchable_names(names: list[str]) -> str:
-    """Names for the full-text index, plus accent-folded forms ("Łukasz" also as "lukasz")."""
-    folded = [key for key in (_name_key(n) for n in names if not n.isascii()) if key.isascii()]
-    return ", ".join([*names, *folded])
-
-
 def _abort(err: sqlite3.OperationalError, path: str | None = None) -> IngestAbort:
     text = str(err)
     where = f" while applying {path}" if path else ""
@@ -892,12 +379,16 @@ def _run(
     prune: bool,
     on_file: Callable[[FileOutcome], None] | None,
 ) -> None:
+    workers = worker_count(len(todo))
+    reader = ReadAhead(todo, ingester.plan_read, workers) if workers else None
     try:
         for path in todo:
-            outcome = ingester.apply_file(path)
+            outcome = ingester.apply_file(path, reader.take(path) if reader is not None else None)
             report.add(outcome)
             if on_file is not None:
                 on_file(outcome)
+        if reader is not None:
+            reader.close()
         if prune:
             for pid in ingester.missing_profiles():
                 ingester.remove_profile(pid)
@@ -913,6 +404,9 @@ def _run(
     except BaseException:
         ingester.rollback()
         raise
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def ingest(

@@ -46,6 +46,7 @@ _SPECIAL = str.maketrans(
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
+_ASCII_WORDS = re.compile(r"[a-z0-9]+")
 # Accents are dropped only from letters of these scripts (Latin, IPA, Greek, Cyrillic, Armenian);
 # elsewhere a combining mark is part of the letter (kana voicing marks, Indic vowel signs).
 _FOLDABLE_BELOW = 0x0530
@@ -70,6 +71,8 @@ def fold(text: str) -> str:
 
 
 def _key(text: str) -> str:
+    if text.isascii():  # the rule below, for ASCII: lowercase runs of letters and digits, one space apart
+        return " ".join(_ASCII_WORDS.findall(text.lower()))
     folded = fold(text)
     if folded.isascii():
         words = _NON_WORD.sub(" ", folded)

@@ -7,7 +7,8 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
     authors             one row per person: the owner of each profile (profile_id set),
                         plus one row per normalized name seen only in author lists
     papers              one row per distinct normalized title
-    listings            profile x paper: what that profile said (score, category, date)
+    listings            profile x paper: what that profile said (score, category, date); its
+                        title and abstract are NULL where they are the paper's (stored once, not twice)
     paper_authors       paper x author: listed position (NULL if hidden by "et al.")
                         and whether the author is known as the owner of a listing profile
     affiliations        distinct affiliation names
@@ -26,6 +27,8 @@ if TYPE_CHECKING:  # sqlite-utils is needed to build a catalog, not to read one
     import sqlite_utils
 
 SCHEMA_VERSION = 3
+# 8 KB pages: a papers row (~1.4 KB with its abstract) left a third of each 4 KB page empty.
+PAGE_SIZE = 8192
 
 # Column weights for bm25(papers_fts, ...): title, abstract, author names.
 FTS_COLUMNS = ("title", "abstract", "author_search")
@@ -109,17 +112,17 @@ def create_schema(db: sqlite_utils.Database) -> None:
             "paper_id": int,
             "position": int,
             "line": int,
-            "title": str,
+            "title": str,  # NULL: the paper's title (this profile spells it the same way)
             "score": float,
             "category": str,
             "date": str,
             "date_raw": str,
             "has_code": int,
             "authors_raw": str,  # the author line as this profile gave it
-            "abstract": str,  # the abstract as this profile gave it (maybe truncated)
+            "abstract": str,  # the abstract as this profile gave it (maybe truncated); NULL: the paper's
         },
         pk=("profile_id", "paper_id"),
-        not_null={"position", "line", "title", "category", "date", "date_raw", "has_code", "authors_raw", "abstract"},
+        not_null={"position", "line", "category", "date", "date_raw", "has_code", "authors_raw"},
         foreign_keys=[("profile_id", "profiles", "id"), ("paper_id", "papers", "id")],
         if_not_exists=True,
     )

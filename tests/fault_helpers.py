@@ -410,8 +410,8 @@ def profile_state(conn: sqlite3.Connection, pid: str) -> tuple[Any, ...] | None:
     if head is None:
         return None
     rows = conn.execute(
-        """SELECT title, score, category, date, date_raw, has_code, authors_raw FROM listings
-           WHERE profile_id = ? ORDER BY position""",
+        """SELECT coalesce(l.title, p.title), l.score, l.category, l.date, l.date_raw, l.has_code, l.authors_raw
+           FROM listings l JOIN papers p ON p.id = l.paper_id WHERE l.profile_id = ? ORDER BY l.position""",
         [pid],
     ).fetchall()
     return tuple(head), tuple(tuple(r) for r in rows)

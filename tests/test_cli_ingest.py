@@ -84,9 +84,11 @@ def test_all_applied_exit_0(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert lines(result)[1:3] == ["files: 2 applied, 0 unchanged, 0 rejected", "papers: 5 new, 0 updated"]
     assert SUMMARY_END.fullmatch(lines(result)[3]).groups() == ("2", "5")
-    assert rows(db, "SELECT date FROM listings WHERE title = 'Tidepool Segmentation in Coastal Imagery'") == [
-        ("2026-11-02",)
-    ]  # --as-of was used for the year-less 'Nov 2'
+    assert rows(
+        db,
+        """SELECT l.date FROM listings l JOIN papers p ON p.id = l.paper_id
+           WHERE coalesce(l.title, p.title) = 'Tidepool Segmentation in Coastal Imagery'""",
+    ) == [("2026-11-02",)]  # --as-of was used for the year-less 'Nov 2'
 
 
 def test_rejected_file_exit_1_with_path_line_reason(tmp_path: Path) -> None:

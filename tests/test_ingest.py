@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import AS_OF, SEEDS, requires_seeds
+from conftest import AS_OF, EXAMPLES, SEEDS, requires_seeds
 from scholar_catalog.db.connection import open_writable
 from scholar_catalog.db.ingest import IngestReport, UsageError, discover, ingest
 from scholar_catalog.db.schema import FTS_COLUMNS
@@ -544,7 +544,8 @@ YEARLESS = profile("Ann Example", ("LGApr 14", "Spring Paper", "Ann Example"), (
 
 
 def listing_dates(db: Path) -> dict[str, tuple[str, str]]:
-    return {t: (d, raw) for t, d, raw in query(db, "SELECT title, date, date_raw FROM listings")}
+    sql = "SELECT coalesce(l.title, p.title), l.date, l.date_raw FROM listings l JOIN papers p ON p.id = l.paper_id"
+    return {t: (d, raw) for t, d, raw in query(db, sql)}
 
 
 def test_yearless_date_resolved_against_as_of(tmp_path: Path) -> None:
@@ -622,7 +623,9 @@ def test_same_paper_twice_in_one_profile_keeps_the_first_listing(tmp_path: Path)
     db = tmp_path / "c.db"
     report = run(db, tmp_path / "in", as_of=AS_OF)
     assert report.ok
-    assert query(db, "SELECT title, score, position FROM listings") == [("Twice", 88.0, 1)]
+    assert query(
+        db, "SELECT coalesce(l.title, p.title), l.score, l.position FROM listings l JOIN papers p ON p.id = l.paper_id"
+    ) == [("Twice", 88.0, 1)]
 
 
 def test_number_too_large_for_sqlite_is_a_rejection_not_a_crash(tmp_path: Path) -> None:
@@ -649,7 +652,9 @@ def test_changed_file_updates_title_and_abstract_of_a_paper_only_it_lists(tmp_pa
     run(db, tmp_path / "in", as_of=AS_OF)
     write(path, "Ann A\n\n1 Papers\n\nLGJan 2, 2024\nSparse Lanterns for Routing\n\nAnn A\n\nFixed.\n")
     assert run(db, tmp_path / "in", as_of=AS_OF).applied == 1
-    assert query(db, "SELECT title FROM listings") == [("Sparse Lanterns for Routing",)]
+    assert query(db, "SELECT coalesce(l.title, p.title) FROM listings l JOIN papers p ON p.id = l.paper_id") == [
+        ("Sparse Lanterns for Routing",)
+    ]
     assert query(db, "SELECT title, abstract FROM papers") == [("Sparse Lanterns for Routing", "Fixed.")]
     assert fts_titles(db, "typo") == set()
 
@@ -681,7 +686,7 @@ SCHEMA_LAYOUT = {
     },
 }  # fmt: skip
 SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_facets, papers_filters)
-SCHEMA_LAYOUT[3] = {**SCHEMA_LAYOUT[2], "paper_vectors": ["paper_id", "vec"]}  # the semantic extra's embeddings
+SCHEMA_LAYOUT[3] = {**SCHEMA_LAYOUT[2], "paper_vectors": ["paper_id", "vec"]}  # + 8 KB pages, listings' title/abstract NULL where they are the paper's
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
@@ -711,3 +716,44 @@ def test_catalog_of_another_schema_version_is_refused(tmp_path: Path) -> None:
         conn.commit()
     with pytest.raises(CatalogError, match=r"schema version 999.*--rebuild"):
         open_writable(db)
+
+
+# -- reading ahead in worker processes -------------------------------------------------------
+
+
+def _catalog_rows(db_path: Path) -> dict[str, list[tuple]]:
+    """Every row, row ids included, and every full-text index entry; the read time left out."""
+    with closing(sqlite3.connect(db_path)) as conn:
+        conn.execute("UPDATE profiles SET ingested_at = ''")
+        conn.commit()
+    out = {table: query(db_path, f"SELECT rowid, * FROM {table} ORDER BY rowid") for table in TABLES}
+    out["papers_fts"] = query(db_path, "SELECT rowid, * FROM papers_fts ORDER BY rowid")
+    return out
+
+
+def test_files_read_ahead_by_worker_processes_make_the_same_catalog_row_for_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scholar_catalog.db.ingest_files import ENV_WORKERS
+
+    folder = tmp_path / "in"
+    for source in (EXAMPLES, Path(__file__).parent / "fixtures" / "parser"):
+        (folder / source.name).mkdir(parents=True)
+        for path in source.glob("*.txt"):
+            (folder / source.name / path.name).write_bytes(path.read_bytes())
+    edited, cut = sorted((folder / EXAMPLES.name).glob("*.txt"))[:2]
+    reports: dict[str, list[IngestReport]] = {}
+    for workers in ("0", "1"):
+        monkeypatch.setenv(ENV_WORKERS, workers)
+        reports[workers] = [run(tmp_path / f"w{workers}.db", folder, as_of=AS_OF)]
+    assert reports["1"][0].rejected and reports["1"][0].applied >= 20  # the fixtures include files to reject
+    write(edited, edited.read_text().replace("h-index", "h-index1", 1))
+    cut.write_bytes(cut.read_bytes()[:-200])
+    for workers in ("0", "1"):
+        monkeypatch.setenv(ENV_WORKERS, workers)
+        reports[workers].append(run(tmp_path / f"w{workers}.db", folder, as_of=AS_OF))
+    assert [(r.applied, r.unchanged, [o.reason for o in r.rejected]) for r in reports["1"]] == [
+        (r.applied, r.unchanged, [o.reason for o in r.rejected]) for r in reports["0"]
+    ]
+    assert reports["1"][1].applied >= 1
+    assert _catalog_rows(tmp_path / "w1.db") == _catalog_rows(tmp_path / "w0.db")

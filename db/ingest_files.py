@@ -1,0 +1,237 @@
+"""Finding profile files and reading them: stat, read, SHA-256 and parse, here or in worker processes.
+
+Reading is the part of ingest that needs no database, so on a machine with more than one core
+:class:`ReadAhead` runs it for the files ingest will need in worker processes, in chunks, ahead of
+the one process that writes the catalog, and hands the results back in the files' order. It only
+ever does early what the writer would otherwise do itself at that point: the writer still decides
+everything (unchanged, rejected, applied) file by file, in order, exactly as without it, and reads a
+file itself whenever the read-ahead did not (or the file changed since). Workers never touch the
+catalog (each is a fresh ``python -m scholar_catalog.db.ingest_files``); they exit when the writer
+closes their pipe or dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import BinaryIO
+
+from .parser import Profile, ProfileParseError, parse_profile
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+ENV_WORKERS = "SCHOLAR_CATALOG_INGEST_WORKERS"
+READ_AHEAD_MIN_FILES = 200  # fewer files than this are read in the writer (starting workers costs ~0.1 s)
+CHUNK_FILES = 32  # files per message to a worker
+CHUNKS_AHEAD = 6  # chunks in flight: bounds the memory held by results not yet applied
+SCAN_AHEAD = 2_000  # files looked at per refill: past a long run of unchanged files the writer goes on alone
+
+
+class UsageError(ValueError):
+    """A bad argument to ingest (a path that does not exist, ...)."""
+
+
+def _path_order(path: Path) -> tuple[str, ...]:
+    """The order ``sorted()`` puts paths in (``PurePath.__lt__`` compares the parts), computed faster."""
+    return path.parts
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
+    """Yield profile files: each file given, and every ``*.txt`` below each directory given (sorted)."""
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            yield from sorted((p for p in path.rglob("*.txt") if p.is_file()), key=_path_order)
+        elif path.is_file():
+            yield path
+        elif path.exists():
+            raise UsageError(f"{path}: not a regular file or directory")
+        else:
+            raise UsageError(f"{path}: no such file or directory")
+
+
+def profile_id_for(path: Path) -> str:
+    """A profile's identity: its file's stem."""
+    return path.stem
+
+
+@dataclass(slots=True)
+class Loaded:
+    """A file read (and parsed) for a reference date: what ingest needs of its bytes."""
+
+    size: int  # the stat the read was planned on: a file changed since is read again
+    mtime_ns: int
+    as_of: date
+    read_error: str | None = None  # OSError text: the file could not be read
+    digest: str = ""
+    profile: Profile | None = None
+    parse_error: ProfileParseError | None = None
+    data: bytes | None = None  # read but not parsed yet (parsed only when needed)
+
+    def parsed(self, shown: str) -> Profile:
+        """The profile, parsing the bytes if that was not done yet; raises :class:`ProfileParseError`."""
+        if self.parse_error is not None:
+            raise self.parse_error
+        if self.profile is None:
+            assert self.data is not None
+            self.profile = parse_profile(self.data, as_of=self.as_of, path=shown)
+            self.data = None
+        return self.profile
+
+
+def load(path: Path, shown: str, size: int, mtime_ns: int, as_of: date, *, parse: bool) -> Loaded:
+    """Read, hash and (with *parse*) parse one file. Never raises for a bad or unreadable file."""
+    loaded = Loaded(size, mtime_ns, as_of)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        loaded.read_error = f"{shown}: cannot read: {err.strerror or err}"
+        return loaded
+    loaded.digest = hashlib.sha256(data).hexdigest()
+    if not parse:
+        loaded.data = data
+        return loaded
+    try:
+        loaded.profile = parse_profile(data, as_of=as_of, path=shown)
+    except ProfileParseError as err:
+        loaded.parse_error = err
+    return loaded
+
+
+Job = tuple[Path, str, int, int, date]  # path, shown, size, mtime_ns, as_of
+
+
+def work(tasks: BinaryIO, results: BinaryIO) -> None:
+    """A worker: load every file of every chunk read from *tasks*, until it ends (or the writer dies)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the writer's to handle
+    while True:
+        try:
+            chunk: list[Job] | None = pickle.load(tasks)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return
+        if chunk is None:
+            return
+        try:
+            pickle.dump([load(*job, parse=True) for job in chunk], results, pickle.HIGHEST_PROTOCOL)
+            results.flush()
+        except OSError:
+            return
+
+
+def worker_count(files: int) -> int:
+    """How many worker processes to read *files* files with (0: read them in the writer)."""
+    raw = os.environ.get(ENV_WORKERS, "").strip()
+    if raw.isdigit():
+        return min(int(raw), 8)
+    if files < READ_AHEAD_MIN_FILES:
+        return 0
+    return min(2, (os.cpu_count() or 1) - 1)  # the writer keeps a core of its own
+
+
+class ReadAhead:
+    """Loads, in *workers* processes and in order, the files of *paths* that *plan* says will be read.
+
+    *plan* gives a file's job (or None: not to be read, as far as can be told now); :meth:`take`
+    returns what was loaded for a file, or None when it was not (the caller then reads it itself).
+    """
+
+    def __init__(self, paths: list[Path], plan: Callable[[Path], Job | None], workers: int) -> None:
+        self._paths = iter(paths)
+        self._plan = plan
+        self._planned: set[Path] = set()
+        self._pending: deque[tuple[int, list[Path]]] = deque()  # (worker, paths) in the order sent
+        self._ready: dict[Path, Loaded] = {}
+        self._next = 0
+        self._wanted = workers
+        self._workers: list[subprocess.Popen[bytes]] = []
+        self._fill()
+
+    def _start(self) -> None:
+        """Start the workers, when the first file to read is found."""
+        try:
+            for _ in range(self._wanted):  # a fresh interpreter: no copy of the writer's catalog connection
+                command = [sys.executable, "-m", __name__]
+                self._workers.append(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        except BaseException:
+            self.close()
+            raise
+        self._wanted = 0
+
+    def _fill(self) -> None:
+        scanned = 0
+        while (self._workers or self._wanted) and len(self._pending) < CHUNKS_AHEAD and scanned < SCAN_AHEAD:
+            chunk: list[Job] = []
+            for path in self._paths:
+                scanned += 1
+                if (job := self._plan(path)) is not None:
+                    chunk.append(job)
+                    if len(chunk) == CHUNK_FILES:
+                        break
+                if scanned >= SCAN_AHEAD:
+                    break
+            if not chunk:
+                return
+            if self._wanted:
+                self._start()
+            worker = self._next % len(self._workers)
+            self._next += 1
+            try:
+                tasks = self._workers[worker].stdin
+                assert tasks is not None
+                pickle.dump(chunk, tasks, pickle.HIGHEST_PROTOCOL)
+                tasks.flush()
+            except OSError:
+                self.close()  # a worker died: the writer reads the rest itself
+                return
+            self._planned.update(job[0] for job in chunk)
+            self._pending.append((worker, [job[0] for job in chunk]))
+
+    def take(self, path: Path) -> Loaded | None:
+        """What was loaded for *path* (then forgotten), or None."""
+        if path not in self._planned:
+            return None
+        while path not in self._ready and self._pending and self._workers:
+            worker, paths = self._pending.popleft()
+            try:
+                results: list[Loaded] = pickle.load(self._workers[worker].stdout)  # type: ignore[arg-type]
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self.close()
+                break
+            self._ready.update(zip(paths, results, strict=True))
+            self._fill()
+        self._planned.discard(path)
+        return self._ready.pop(path, None)
+
+    def close(self) -> None:
+        """Stop the workers (idempotent)."""
+        workers, self._workers, self._wanted = self._workers, [], 0
+        for process in workers:
+            with contextlib.suppress(OSError):
+                if process.stdin is not None:
+                    process.stdin.close()  # the worker's signal to stop
+        for process in workers:
+            if process.stdout is not None:
+                process.stdout.close()  # unblocks a worker still sending a result
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self._pending.clear()
+        self._ready.clear()
+        self._planned.clear()
+
+
+if __name__ == "__main__":  # a ReadAhead worker; pickles name this module by its package name, not __main__
+    from scholar_catalog.db.ingest_files import work as _work
+
+    _work(sys.stdin.buffer, sys.stdout.buffer)

@@ -1,0 +1,106 @@
+"""Full-text index upkeep per batch instead of per row (see :mod:`scholar_catalog.db.ingest`).
+
+FTS5 flushes its pending index data at every savepoint, and a trigger runs each row's index update
+in a savepoint of its own, which made index writes several times dearer than the rows themselves.
+So the ``papers_*`` triggers are dropped at the start of a batch's transaction, the papers the batch
+touches are remembered with the indexed values they had when it began, and just before the commit
+:meth:`FtsUpkeep._sync_fts` brings the index up to date for exactly those papers and recreates the
+triggers from their own stored SQL, all inside the same transaction. Anything else derived per
+paper is refreshed at that same point, for exactly the papers in ``_fts_dirty``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from scholar_catalog.db import vectors
+
+# The triggers (made by sqlite-utils' enable_fts) that keep papers_fts in step with papers.
+FTS_TABLE = "papers_fts"
+FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
+
+
+class FtsUpkeep:
+    """The full-text index part of :class:`~scholar_catalog.db.ingest.Ingester`."""
+
+    conn: sqlite3.Connection
+
+    def _init_fts(self) -> None:
+        self._fts_columns = [row[1] for row in self.conn.execute(f"PRAGMA table_info({FTS_TABLE})")]
+        # The usual index (title, abstract, author_search): its values can be taken from refresh's row.
+        self._fts_indexes_row_columns = self._fts_columns == ["title", "abstract", "author_search"]
+        self._fts_triggers: list[str] = []  # SQL of the triggers dropped for this batch, to recreate
+        self._fts_dirty: dict[int, tuple[Any, ...] | None] = {}  # paper -> indexed values at batch start
+
+    def _suspend_fts_triggers(self) -> None:
+        """Drop the FTS triggers inside the batch's transaction (a catalog laid out otherwise keeps them)."""
+        triggers = self.conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'"
+        ).fetchall()
+        if {name for name, _ in triggers} != FTS_TRIGGERS or not self._fts_columns:
+            return
+        for name, _ in triggers:
+            self.conn.execute(f'DROP TRIGGER "{name}"')
+        self._fts_triggers = [sql for _, sql in triggers]
+
+    def _fts_touch(self, paper_id: int, indexed: tuple[Any, ...] | None = None) -> None:
+        """Remember that *paper_id* is about to change; *indexed* are its FTS column values now, if known."""
+        if self._fts_triggers and paper_id not in self._fts_dirty:
+            if indexed is None:
+                columns = ", ".join(f'"{c}"' for c in self._fts_columns)
+                indexed = self.conn.execute(f"SELECT {columns} FROM papers WHERE id = ?", [paper_id]).fetchone()
+            self._fts_dirty[paper_id] = tuple(indexed) if indexed is not None else None
+
+    def _fts_new(self, paper_id: int) -> None:
+        """A paper row was just inserted (it has no index entry, unless its rowid was freed in this batch)."""
+        if self._fts_triggers:
+            self._fts_dirty.setdefault(paper_id, None)
+
+    def _sync_fts(self) -> None:
+        """Bring the index up to date for the papers this batch touched, and recreate the triggers.
+
+        All or nothing (a savepoint): a failure leaves the batch exactly as before the call.
+        """
+        if not self._fts_triggers:
+            return
+        c = self.conn
+        if not c.in_transaction:  # the transaction is gone (rolled back by SQLite): so are our changes
+            self._fts_triggers = []
+            self._fts_dirty.clear()
+            return
+        columns = ", ".join(f'"{col}"' for col in self._fts_columns)
+        marks = ", ".join("?" for _ in self._fts_columns)
+        c.execute("SAVEPOINT fts_sync")
+        try:
+            dirty = self._fts_dirty
+            ids = list(dirty)
+            now: dict[int, tuple[Any, ...]] = {}
+            for start in range(0, len(ids), 10_000):
+                for row in c.execute(
+                    f"SELECT id, {columns} FROM papers WHERE id IN (SELECT value FROM json_each(?))",
+                    [json.dumps(ids[start : start + 10_000])],
+                ):
+                    now[row[0]] = tuple(row[1:])
+            c.executemany(
+                f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) VALUES ('delete', ?, {marks})",
+                [(pid, *old) for pid, old in dirty.items() if old is not None and now.get(pid) != old],
+            )
+            c.executemany(
+                f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})",
+                [(pid, *new) for pid, new in now.items() if dirty[pid] != new],
+            )
+            vectors.refresh(c, [pid for pid, old in dirty.items() if old is None or now.get(pid) != old])
+            for sql in self._fts_triggers:
+                c.execute(sql)
+        except BaseException:
+            try:
+                c.execute("ROLLBACK TO fts_sync")
+                c.execute("RELEASE fts_sync")
+            except sqlite3.Error:
+                pass
+            raise
+        c.execute("RELEASE fts_sync")
+        self._fts_triggers = []
+        self._fts_dirty.clear()
