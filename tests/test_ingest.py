@@ -686,7 +686,8 @@ SCHEMA_LAYOUT = {
     },
 }  # fmt: skip
 SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_facets, papers_filters)
-SCHEMA_LAYOUT[3] = {**SCHEMA_LAYOUT[2], "paper_vectors": ["paper_id", "vec"]}  # + 8 KB pages, listings' title/abstract NULL where they are the paper's
+# version 3: the semantic extra's embeddings; 8 KB pages; listings' title/abstract NULL where they are the paper's
+SCHEMA_LAYOUT[3] = {**SCHEMA_LAYOUT[2], "paper_vectors": ["paper_id", "vec"]}
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
