@@ -51,3 +51,30 @@ def test_smoke_run_produces_the_tables(tmp_path: Path) -> None:
     assert results["ingest"][0]["profiles"] == 300 and results["ingest"][0]["papers"] > 0
     assert all(lat["errors"] == 0 for lat in results["tools"]["300"]), results["tools"]["300"]
     assert not (tmp_path / "work").exists(), "the benchmark left its work folder behind"
+
+
+async def _two_calls(example_db: Path, env: dict[str, str]) -> list[int]:
+    from helpers_mcp import server_executable
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(command=str(server_executable()), args=["serve", "--db", str(example_db)], env=env)
+    sizes = []
+    async with Client(params) as client:
+        for tool, arguments in (("search_papers", {"query": "retrieval"}), ("get_author", {"name": "nobody at all"})):
+            result = await client.call_tool(tool, arguments)
+            sizes.append(len(result.model_dump_json(by_alias=True, exclude_none=True)))
+    return sizes
+
+
+def test_timing_hook_logs_each_tool_call_only_when_the_benchmark_asks(example_db: Path, tmp_path: Path) -> None:
+    import anyio
+
+    log = tmp_path / "timing.tsv"
+    anyio.run(_two_calls, example_db, {"SCHOLAR_CATALOG_BENCH_TIMING": str(log)})
+    rows = [line.split("\t") for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [row[0] for row in rows] == ["search_papers", "get_author"]  # the error result is timed too
+    assert all(float(ms) > 0 and int(size) > 100 for _, ms, size in rows), rows
+
+    log.unlink()
+    anyio.run(_two_calls, example_db, {"SCHOLAR_CATALOG_BENCH_TIMING": ""})
+    assert not log.exists()
