@@ -58,7 +58,7 @@ def ingest_table(ingests: list) -> list[str]:
     lines = [
         "### Ingest (`scholar-catalog ingest`, a subprocess) vs the bare floor loader (`bench/floor.py`)",
         "",
-        "Peak RSS: the most the process tree held at once (its processes' PSS summed every 0.2 s) or the "
+        "Peak RSS: the most the process tree held at once (its processes' RSS summed every 0.5 s) or the "
         "largest single process's peak (`wait4`), whichever is larger.",
         "",
         "| profiles | papers | listings | ingest s | profiles/s | peak RSS MB | DB bytes/paper | floor s "
