@@ -1,26 +1,29 @@
 """The scholar-catalog benchmark: ingest, re-ingest, tool latency and cold start, each beside its floor.
 
     python bench/run.py                          # 1k, 10k and 50k profiles (about 10 minutes on 2 cores)
-    python bench/run.py --sizes 1000,10000 --calls 100
+    python bench/run.py --sizes 50000,250000 --profiles-cache bench/out/cache   # issue 11's sizes
     python bench/run.py --smoke                  # a few hundred profiles, a few calls (CI)
 
 For every size it generates a catalog with ``bench/generate.py`` (same seed, so the
-same files on every machine) and, on those files, measures:
+same files on every machine; ``--profiles-cache`` keeps them for later runs) and, on
+those files, measures:
 
-1. ``scholar-catalog ingest`` (a subprocess): wall time, profiles/s, peak RSS
-   (``wait4``'s ``ru_maxrss`` of that process), database bytes per paper; beside the
-   floor, ``bench/floor.py``: a bare regex + ``executemany`` loader into the same
-   tables in one transaction with a single FTS5 rebuild.
+1. ``scholar-catalog ingest`` (a subprocess): wall time, profiles/s, peak memory of its
+   process tree, database bytes per paper; beside the floor, ``bench/floor.py``: a bare
+   regex + ``executemany`` loader into the same tables in one transaction with a single
+   FTS5 rebuild.
 2. Re-ingest with nothing changed, and with 1% of the files changed.
 3. Tool latency over real stdio (``scholar-catalog serve`` as a subprocess, the SDK's
-   ``Client``): p50 and p99 of each workload, beside a no-op tool on a minimal
-   MCPServer (``bench/noop_server.py``) driven by the same client.
+   ``Client``): p50 and p99 of each workload, the server-side time of each call
+   (``SCHOLAR_CATALOG_BENCH_TIMING``, server/bench_timing.py) and the median result size,
+   beside a no-op tool on a minimal MCPServer (``bench/noop_server.py``) driven by the same client.
 4. Cold start: process spawn to the first tool result, beside the minimal server's.
 
-Markdown tables go to stdout and ``--out`` (default ``bench/out/results.md``, with
-``results.json`` beside it); ``--readme`` also writes them into ``bench/README.md``.
-Everything runs in a temporary work folder that is deleted at the end (``--keep``
-keeps it); every subprocess is waited for, and killed if it overruns ``--timeout``.
+Markdown tables (bench/report.py, with issue 11's targets) go to stdout and ``--out``
+(default ``bench/out/results.md``, with ``results.json`` beside it; rewritten after each
+size); ``--readme`` also writes them into ``bench/README.md``. Everything runs in a
+temporary work folder that is deleted at the end (``--keep`` keeps it); every subprocess
+is waited for, and killed if it overruns ``--timeout``.
 """
 
 from __future__ import annotations
