@@ -300,11 +300,12 @@ def bench_ingest(size: int, work: Path, args: argparse.Namespace, log: Any) -> t
     ingest_cmd = [cli, "ingest", str(profiles), "--db", str(catalog), "--as-of", AS_OF, "-q"]
     floor_cmd = [sys.executable, str(BENCH / "floor.py"), str(profiles), "--db", str(floor_db), "--as-of", AS_OF]
     for rep in range(args.reps):
-        remove_db(floor_db)
-        run = checked(run_measured(floor_cmd, args.timeout), "floor loader")
-        result.floor.append(run.seconds)
-        result.floor_rss_mb = max(result.floor_rss_mb, run.peak_mb)
-        log(f"[{size}] floor #{rep + 1}: {run.seconds:.2f}s, {run.peak_mb:.0f} MB")
+        if size in args.floor_sizes:
+            remove_db(floor_db)
+            run = checked(run_measured(floor_cmd, args.timeout), "floor loader")
+            result.floor.append(run.seconds)
+            result.floor_rss_mb = max(result.floor_rss_mb, run.peak_mb)
+            log(f"[{size}] floor #{rep + 1}: {run.seconds:.2f}s, {run.peak_mb:.0f} MB")
         remove_db(catalog)
         run = checked(run_measured(ingest_cmd, args.timeout), "ingest")
         result.ingest.append(run.seconds)
@@ -315,8 +316,9 @@ def bench_ingest(size: int, work: Path, args: argparse.Namespace, log: Any) -> t
     result.stages["ingest"] = sum(result.ingest)
     result.papers = count(catalog, "papers")
     result.ingest_bytes_per_paper = db_bytes(catalog) / max(1, result.papers)
-    result.floor_bytes_per_paper = db_bytes(floor_db) / max(1, count(floor_db, "papers"))
-    remove_db(floor_db)
+    if result.floor:
+        result.floor_bytes_per_paper = db_bytes(floor_db) / max(1, count(floor_db, "papers"))
+        remove_db(floor_db)
     for rep in range(args.reps):
         run = checked(run_measured(ingest_cmd, args.timeout), "unchanged re-ingest")
         result.unchanged.append(run.seconds)
@@ -673,6 +675,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured calls before each workload")
     parser.add_argument("--cold-reps", type=int, default=5, help="cold starts of each server")
     parser.add_argument("--tools-sizes", default=None, help="sizes to measure tools at (default: all)")
+    parser.add_argument(
+        "--floor-sizes",
+        default=None,
+        help="sizes to run the floor loader at (default: all; 'none' for none). No 250k target needs it",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="a quick run: 300 profiles, few calls (for CI)")
     parser.add_argument("--workdir", type=Path, help="where to build (default: a new folder under the temp dir)")
@@ -691,6 +698,8 @@ def main(argv: list[str] | None = None) -> int:
         args.sizes, args.calls, args.warmup, args.cold_reps, args.reps = "300", 10, 2, 1, 1
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     tool_sizes = {int(s) for s in args.tools_sizes.split(",")} if args.tools_sizes else set(sizes)
+    floor_sizes = args.floor_sizes or args.sizes
+    args.floor_sizes = set() if floor_sizes == "none" else {int(s) for s in floor_sizes.split(",") if s.strip()}
 
     import anyio
 
