@@ -26,7 +26,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.stdio import stdio_server
 
 ENV = "SCHOLAR_CATALOG_BENCH_TIMING"
-RESPONSE_ID = re.compile(r'\{"jsonrpc":"2\.0","id":(-?\d+|"(?:[^"\\]|\\.)*")')
+# A response (not a request of the server's own, whose ids are another sequence) as the SDK serializes it.
+RESPONSE_ID = re.compile(r'\{"jsonrpc":"2\.0","id":(-?\d+|"(?:[^"\\]|\\.)*"),"(?:result|error)"')
 
 
 class TimedLines:
