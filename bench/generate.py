@@ -23,8 +23,9 @@ files. The shape follows the real seeds (``shared/seeds``) and ``examples/profil
 
 Next to the profiles it writes ``bench-manifest.json`` (not a ``*.txt``, so ingest
 ignores it): counts, the vocabulary and samples of names the benchmark draws its
-queries from. Memory stays small: paper structure is kept as flat integer arrays and
-each file's text is produced when it is written.
+queries from. Memory stays small: paper structure is kept as flat integer arrays, each
+file's text is produced when it is written, and the text of the last 16,384 papers is
+cached (a paper's other listers are owners of nearby communities, written soon after).
 """
 
 from __future__ import annotations
