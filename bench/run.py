@@ -1,7 +1,7 @@
 """The scholar-catalog benchmark: ingest, re-ingest, tool latency and cold start, each beside its floor.
 
     python bench/run.py                          # 1k, 10k and 50k profiles (about 10 minutes on 2 cores)
-    python bench/run.py --sizes 50000,250000 --profiles-cache bench/out/cache   # issue 11's sizes
+    python bench/run.py --sizes 50000,250000 --floor-sizes 50000 --profiles-cache bench/out/cache  # issue 11
     python bench/run.py --smoke                  # a few hundred profiles, a few calls (CI)
 
 For every size it generates a catalog with ``bench/generate.py`` (same seed, so the
@@ -686,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "results.md", help="markdown results file")
     parser.add_argument("--readme", action="store_true", help="also write the results into bench/README.md")
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds any one subprocess may take")
+    parser.add_argument("--timeout", type=float, default=7200, help="seconds any one subprocess may take")
     parser.add_argument(
         "--profiles-cache",
         type=Path,
