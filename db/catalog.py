@@ -15,11 +15,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import limits
 from .connection import open_readonly
 from .names import NameIndex
+
+if TYPE_CHECKING:
+    from .titles import TitleVocabulary
 
 
 class Catalog:
@@ -82,6 +85,12 @@ class Catalog:
     def names(self) -> NameIndex:
         """The name index (call inside :meth:`connection`)."""
         return self.cached("names", lambda: NameIndex(self._conn))
+
+    def titles(self) -> TitleVocabulary:
+        """Every distinct title word, for typo-tolerant title search (call inside :meth:`connection`)."""
+        from .titles import TitleVocabulary
+
+        return self.cached("titles", lambda: TitleVocabulary(self._conn))
 
     def categories(self) -> dict[str, int]:
         """Category code → number of papers (call inside :meth:`connection`)."""

@@ -10,8 +10,8 @@ A served catalog may come from another machine or another person. Before a serve
   reads is this connection's (its file name must match). If that check fails, defensive mode is left
   off and :func:`harden` returns False; ``trusted_schema=OFF`` is applied either way.
 - :func:`check_objects` compares the file's triggers, views and virtual tables with those of a catalog
-  built by this program's own :func:`~scholar_catalog.db.schema.create_schema` (so a table added to the
-  schema is expected automatically). Extra plain tables and indexes are tolerated; a missing table, an
+  built by this program's own :func:`~scholar_catalog.db.schema.create_schema` (kept as :data:`EXPECTED`,
+  which a test compares with ``create_schema``'s). Extra plain tables and indexes are tolerated; a missing table, an
   unknown trigger or view, and a virtual table of another module are refused with a message.
 """
 
@@ -112,9 +112,39 @@ def _objects(conn: sqlite3.Connection) -> _Objects:
     )
 
 
-@functools.cache
+# The objects of an empty catalog made by this program's own schema code (``create_schema``), written out
+# so that opening a catalog does not import sqlite-utils and build one in memory (~0.1-0.3 s of a server's
+# cold start). tests/test_defensive_open.py checks it against a catalog created by ``create_schema``.
+EXPECTED = _Objects(
+    tables=frozenset(
+        {
+            "affiliations",
+            "authors",
+            "listings",
+            "meta",
+            "paper_affiliations",
+            "paper_authors",
+            "papers",
+            "papers_fts_config",
+            "papers_fts_data",
+            "papers_fts_docsize",
+            "papers_fts_idx",
+            "profiles",
+        }
+    ),
+    triggers=frozenset({("papers_ad", "papers"), ("papers_ai", "papers"), ("papers_au", "papers")}),
+    views=frozenset(),
+    virtual={"papers_fts": "fts5"},
+)
+
+
 def expected_objects() -> _Objects:
-    """The objects of an empty catalog made by this program's own schema code (built once, in memory)."""
+    """The objects of an empty catalog (see :data:`EXPECTED`)."""
+    return EXPECTED
+
+
+def built_objects() -> _Objects:
+    """The objects of an empty catalog built in memory by :func:`~scholar_catalog.db.schema.create_schema`."""
     import sqlite_utils
 
     from .schema import create_schema

@@ -120,9 +120,21 @@ def idf(df: int, papers: int) -> float:
 
 def weigh(counts: Mapping[str, float], dfs: Mapping[str, int], papers: int) -> dict[str, float]:
     """TF-IDF (log-scaled tf) of *counts*, L2-normalized; terms absent from the index are dropped."""
-    vector = {t: (1.0 + math.log(c)) * idf(dfs[t], papers) for t, c in counts.items() if c > 0 and t in dfs}
+    return weigh_idf(counts, {t: idf(dfs[t], papers) for t in counts if t in dfs})
+
+
+def weigh_idf(counts: Mapping[str, float], idfs: Mapping[str, float]) -> dict[str, float]:
+    """:func:`weigh` with each term's :func:`idf` given (0 or missing: a term absent from the index)."""
+    vector = {
+        t: _LOG_TF[c] * w if c < len(_LOG_TF) else (1.0 + math.log(c)) * w
+        for t, c in counts.items()
+        if c > 0 and (w := idfs.get(t, 0.0))
+    }
     norm = math.sqrt(sum(w * w for w in vector.values()))
     return {t: w / norm for t, w in vector.items()} if norm else {}
+
+
+_LOG_TF = [0.0] + [1.0 + math.log(c) for c in range(1, 64)]
 
 
 def centroid(vectors: Iterable[Mapping[str, float]]) -> dict[str, float]:

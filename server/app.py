@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import logging
 import os
 import threading
@@ -107,9 +106,8 @@ class CatalogHandle:
 
 
 def _compact(model: BaseModel) -> str:
-    return json.dumps(
-        model.model_dump(mode="json", by_alias=True, exclude_none=True), ensure_ascii=False, separators=(",", ":")
-    )
+    # pydantic-core writes the same compact UTF-8 JSON as json.dumps(model_dump(...)) in a third of the time
+    return model.model_dump_json(by_alias=True, exclude_none=True)
 
 
 def _adapt(handle: CatalogHandle, fn: Callable[..., BaseModel]) -> Callable[..., CallToolResult]:

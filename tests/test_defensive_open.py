@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scholar_catalog.db.connection import CatalogError, open_readonly
-from scholar_catalog.db.defensive import defensive_enabled, expected_objects
+from scholar_catalog.db.defensive import built_objects, defensive_enabled, expected_objects
 from scholar_catalog.db.limits import CallTooLong, call_time_limit, paused
 
 
@@ -46,6 +46,12 @@ def test_our_own_catalog_passes_the_object_check(example_db: Path) -> None:
     assert {"profiles", "papers", "meta"} <= expected.tables
     assert set(expected.virtual.values()) == {"fts5"}
     open_readonly(example_db).close()
+
+
+def test_the_expected_objects_are_those_create_schema_makes() -> None:
+    """EXPECTED is written out (opening a catalog must not build one): it must follow the schema code."""
+    built = built_objects()
+    assert expected_objects() == built, f"update EXPECTED in db/defensive.py to {built!r}"
 
 
 def test_catalog_with_a_planted_trigger_is_refused(example_db: Path, tmp_path: Path) -> None:

@@ -149,9 +149,9 @@ async def test_output_schemas_have_the_documented_fields(tools: dict[str, Any]) 
         "categories",
         "years_active",
         "candidates",
-        "resolved_from",
-        "confidence",
+        "resolution",
     } <= fields(author)
+    assert not {"resolved_from", "confidence"} & fields(author)  # each fact once: inside `resolution`
     shared = tools["shared_coauthors"].output_schema
     assert {"shared", "direct", "note"} <= fields(shared)
     assert {"name", "papers_with_a", "papers_with_b"} <= fields(shared, "SharedCoauthor")

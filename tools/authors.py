@@ -87,8 +87,6 @@ def get_author(
             return AuthorResult(
                 name=person.name,
                 profile_id=None,
-                resolved_from=_resolved_from(resolution),
-                confidence=resolution.confidence,
                 resolution=resolution,
                 papers_in_catalog=0,
                 papers=[],
@@ -150,8 +148,6 @@ def _author_result(
     return AuthorResult(
         name=person.name,
         profile_id=person.profile_id,
-        resolved_from=_resolved_from(resolution),
-        confidence=resolution.confidence,
         resolution=resolution,
         primary_category=profile[0] if profile else None,
         h_index=profile[1] if profile else None,
@@ -167,10 +163,6 @@ def _author_result(
         topics=author_topics(catalog, conn, person.author_id),
         note=note,
     )
-
-
-def _resolved_from(resolution: Resolution) -> str | None:
-    return None if resolution.match in ("exact", "profile_id") else resolution.query
 
 
 def search_authors(

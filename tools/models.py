@@ -132,10 +132,6 @@ class TopicTerm(Model):
 class AuthorResult(Model):
     name: str
     profile_id: str | None = Field(description="Null when the person is known only from author lists.")
-    resolved_from: str | None = Field(
-        description="The name as given, when it differs from `name` (normalized or fuzzy match); else null."
-    )
-    confidence: float = Field(description="1.0 for exact or normalized matches, else the fuzzy similarity 0–1.")
     resolution: Resolution
     primary_category: str | None = None
     h_index: int | None = None
@@ -278,7 +274,7 @@ class SimilarPaper(Model):
     date: str
     similarity: float = Field(description="0–1 (cosine of the papers' term profiles).")
     shared_authors: list[str]
-    why: str = Field(description="The distinctive terms both papers share, and common authors.")
+    why: str = Field(description="The distinctive terms both papers share.")
 
 
 class SimilarPapersResult(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
@@ -12,6 +13,8 @@ from pydantic import Field
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.normalize import normalize_name, normalize_title
 from scholar_catalog.db.schema import BM25_WEIGHTS
+from scholar_catalog.db.terms import STOPWORDS
+from scholar_catalog.db.titles import MIN_FUZZY_LENGTH
 
 from .common import (
     MAX_LIMIT,
@@ -34,6 +37,8 @@ Sort = Literal["relevance", "date", "score"]
 MAX_TERMS = 32
 MIN_YEAR, MAX_YEAR = 1900, 2100
 FUZZY_CUTOFF = 75.0
+FUZZY_CANDIDATES = 300  # titles a misspelt query scores in full, at each step
+MAX_PHRASES = 16  # spellings of a misspelt query tried as phrases
 COUNT_CAP = 10_000  # totals above this are reported as "more than"
 RANK_CANDIDATES = 5_000  # most matches BM25 ranks in one query (about 3 ms)
 _TERM_RE = re.compile(r'"([^"]*)"?|(\S+)')
@@ -135,14 +140,14 @@ def search_papers(
             # Scoring every match of very common words costs more than it tells: rank by BM25 among the
             # papers with the words in their title, or failing that list the newest.
             titled = Plan(f"title : ({match})", author_id, plan.filters, params)
-            titled_total, titled_exact = titled.count(conn, cap=RANK_CANDIDATES)
-            if titled_exact and titled_total > 0:
-                rows = titled.page(conn, "relevance", limit, offset)
+            ranked = titled.ranked(conn, cap=RANK_CANDIDATES)
+            if ranked:
+                rows = titled.rows(conn, ranked[offset : offset + limit])
                 note = (
                     f"These words are very common ({total:,}{'' if exact else '+'} papers): "
                     "ranked among papers with them in the title. Add words or filters to narrow the search."
                 )
-                total, exact = titled_total, True
+                total, exact = len(ranked), True
             else:
                 rows = plan.page(conn, "date", limit, offset, dense=True)
                 note = (
@@ -326,6 +331,26 @@ class Plan:
             r[0]
             for r in conn.execute(f"SELECT {key} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
         ]
+        return self.rows(conn, ids)
+
+    def ranked(self, conn: sqlite3.Connection, cap: int) -> list[int] | None:
+        """Every match's id in :meth:`page`'s relevance order; None when there are more than *cap*.
+
+        One pass scores and counts the matches (page would score them all again to sort them); when
+        the full-text index alone answers (no filters), a count without scores comes first.
+        """
+        if not self.filters and self.author_id is None and not self.count(conn, cap)[1]:
+            return None
+        base, params = self._from("relevance")
+        score = "bm25(papers_fts, {}, {}, {})".format(*BM25_WEIGHTS)
+        scored = conn.execute(f"SELECT papers_fts.rowid, {score} {base} LIMIT ?", [*params, cap + 1]).fetchall()
+        if len(scored) > cap:
+            return None
+        scored.sort(key=lambda r: (r[1], -r[0]))
+        return [r[0] for r in scored]
+
+    def rows(self, conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
+        """The result rows (:data:`PAPER_COLUMNS` + snippet) of the papers *ids*, in that order."""
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -351,32 +376,63 @@ def _fuzzy_titles(
     limit: int,
     author_id: int | None,
 ) -> tuple[list[PaperSummary], int]:
-    from rapidfuzz import fuzz, process
+    """The titles closest to a query no paper matches word for word, best first (at most *limit*).
 
-    titles: tuple[list[int], list[str]] = catalog.cached(
-        "titles",
-        lambda: tuple(map(list, zip(*conn.execute("SELECT id, title_norm FROM papers"), strict=True))) or ([], []),
-    )
-    ids, keys = titles
-    # partial_ratio: the query aligned with the best-matching stretch of a title, so a misspelled title
-    # (or a piece of one) matches, and sharing one common word ("for") does not.
-    hits = process.extract(
-        normalize_title(query), keys, scorer=fuzz.partial_ratio, processor=None, limit=200, score_cutoff=FUZZY_CUTOFF
-    )
-    if not hits:
-        return [], 0
-    ranked = [ids[index] for _, _, index in hits]
-    placeholders = ",".join("?" * len(ranked))
-    if author_id is not None:
-        filters += " AND p.id IN (SELECT paper_id FROM paper_authors WHERE author_id = ?)"
-        params = [*params, author_id]
-    rows = conn.execute(
-        f"SELECT {PAPER_COLUMNS}, NULL FROM papers p WHERE p.id IN ({placeholders}){filters}",
-        [*ranked, *params],
+    Each query word stands for itself or the title words one edit from it. Candidates are the titles
+    holding the corrected words as a phrase; failing that, every corrected content word; failing that,
+    any of them (newest FUZZY_CANDIDATES at each step). They are scored as the whole title list once
+    was: ``partial_ratio``, the query aligned with the best-matching stretch of a title, so a misspelt
+    title (or a piece of one) matches, and sharing one common word ("for") does not.
+    """
+    from rapidfuzz import fuzz
+
+    key = normalize_title(query)
+    vocabulary = catalog.titles()
+    spelt: list[list[str]] = []  # each word's spellings in titles, the word as typed first
+    content: list[list[str]] = []  # the same for words that can mark a title (no function words)
+    for word in dict.fromkeys(key.split()[:MAX_TERMS]):
+        found = vocabulary.variants(word) if len(word) >= MIN_FUZZY_LENGTH else []
+        if word not in STOPWORDS:
+            found = [w for w in found if w not in STOPWORDS]
+        if not found and word in vocabulary.words:
+            found = [word]
+        if found:
+            spelt.append(found)
+            if word not in STOPWORDS and len(found[0]) >= MIN_FUZZY_LENGTH - 1:
+                content.append(found)
+    searches = []
+    phrases = list(itertools.islice(itertools.product(*spelt), MAX_PHRASES))
+    if len(spelt) > 1 and phrases:
+        searches.append(" OR ".join('"' + " ".join(words) + '"' for words in phrases))
+    if content:
+        searches.append(" AND ".join("(" + " OR ".join(f'"{w}"' for w in group) + ")" for group in content))
+        if len(content) > 1:
+            searches.append(" OR ".join(f'"{w}"' for group in content for w in group))
+    for search in searches:
+        candidates = _title_candidates(conn, "{title} : (" + search + ")", author_id, filters, params)
+        scored = sorted(
+            (-fuzz.partial_ratio(key, title_norm), rank, paper_id)
+            for rank, (paper_id, title_norm) in enumerate(candidates)
+        )
+        ranked = [paper_id for score, _, paper_id in scored if -score >= FUZZY_CUTOFF][:limit]
+        if ranked:
+            marks = ",".join("?" * len(ranked))
+            rows = {
+                r[0]: r
+                for r in conn.execute(f"SELECT {PAPER_COLUMNS}, NULL FROM papers p WHERE p.id IN ({marks})", ranked)
+            }
+            return [paper_summary(rows[i]) for i in ranked if i in rows], len(ranked)
+    return [], 0
+
+
+def _title_candidates(
+    conn: sqlite3.Connection, match: str, author_id: int | None, filters: str, params: list[object]
+) -> list[tuple[int, str]]:
+    """(paper_id, title_norm) of the newest FUZZY_CANDIDATES papers passing the filters that *match*."""
+    base, args = Plan(match, author_id, filters, params)._from("date")  # any sort but relevance joins papers
+    return conn.execute(
+        f"SELECT p.id, p.title_norm {base} ORDER BY p.id DESC LIMIT ?", [*args, FUZZY_CANDIDATES]
     ).fetchall()
-    order = {paper_id: i for i, paper_id in enumerate(ranked)}
-    rows.sort(key=lambda r: order[r[0]])
-    return [paper_summary(r) for r in rows[:limit]], min(len(rows), limit)
 
 
 def get_paper(

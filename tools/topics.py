@@ -9,6 +9,7 @@ few papers on the topic ranks below people whose work is mostly about it.
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -77,9 +78,27 @@ def paper_count(catalog: Catalog, conn: sqlite3.Connection) -> int:
     return catalog.cached("paper_count", lambda: conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
 
+def inverse_frequencies(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, float]:
+    """Every term's :func:`~scholar_catalog.db.terms.idf` (0: no paper has it), remembered until the catalog changes.
+
+    Returns the whole cache: look terms up with ``.get(term, 0.0)``.
+    """
+    cache: dict[str, float] = catalog.cached("inverse_frequencies", dict)
+    missing = {t for t in terms if t not in cache}
+    if missing:
+        if len(cache) > 500_000:
+            cache.clear()
+        dfs = frequencies(catalog, conn, missing)
+        total = paper_count(catalog, conn)
+        for term in missing:
+            cache[term] = T.idf(dfs[term], total) if term in dfs else 0.0
+    return cache
+
+
 def paper_vectors(catalog: Catalog, conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str, float]]:
     """TF-IDF vectors of papers (cached until the catalog changes)."""
     cache: dict[int, dict[str, float]] = catalog.cached("paper_vectors", dict)
+    ids = list(ids)
     wanted = [i for i in dict.fromkeys(ids) if i not in cache]
     if wanted:
         if len(cache) > 50_000:
@@ -91,10 +110,9 @@ def paper_vectors(catalog: Catalog, conn: sqlite3.Connection, ids: Iterable[int]
                 [json.dumps(wanted)],
             )
         }
-        dfs = frequencies(catalog, conn, {t for c in counts.values() for t in c})
-        total = paper_count(catalog, conn)
+        idfs = inverse_frequencies(catalog, conn, {t for c in counts.values() for t in c})
         for paper_id in wanted:
-            cache[paper_id] = T.weigh(counts.get(paper_id, {}), dfs, total)
+            cache[paper_id] = T.weigh_idf(counts.get(paper_id, {}), idfs)
     return {i: cache[i] for i in ids if i in cache}
 
 
@@ -172,12 +190,20 @@ def _rank_people(
 ) -> list[tuple[float, int, str, str | None, list[int], int]]:
     """People by summed relevance / (papers + SMOOTHING): (score, author_id, name, profile_id, papers, count)."""
     mine: dict[int, list[int]] = {}
+    sums: dict[int, float] = {}
     for paper_id, author_id in conn.execute(
         "SELECT paper_id, author_id FROM paper_authors WHERE paper_id IN (SELECT value FROM json_each(?))",
         [json.dumps(list(relevance))],
     ):
-        if author_id not in skip:
-            mine.setdefault(author_id, []).append(paper_id)
+        if author_id in skip:
+            continue
+        papers = mine.get(author_id)
+        if papers is None:
+            mine[author_id] = [paper_id]
+            sums[author_id] = relevance[paper_id]
+        else:
+            papers.append(paper_id)
+            sums[author_id] += relevance[paper_id]
     if profiles_only:
         owners = {
             r[0]
@@ -188,10 +214,10 @@ def _rank_people(
             )
         }
         mine = {a: p for a, p in mine.items() if a in owners}
-    sums = {a: sum(relevance[p] for p in papers) for a, papers in mine.items()}
     # The matched papers are a lower bound of each person's paper count, so sum / (matched + SMOOTHING)
     # bounds their score from above: only the best bounds need their real counts.
-    bound = sorted(mine, key=lambda a: (-sums[a] / (len(mine[a]) + SMOOTHING), a))[:PEOPLE_TO_SCORE]
+    best = heapq.nsmallest(PEOPLE_TO_SCORE, [(-sums[a] / (len(papers) + SMOOTHING), a) for a, papers in mine.items()])
+    bound = [a for _, a in best]
     join = " JOIN papers p ON p.id = pa.paper_id" if filters else ""
     counts = dict(
         conn.execute(
@@ -367,9 +393,7 @@ def similar_papers(
         for similarity, other in best:
             shared = [name for a, name in authors.get(other, {}).items() if a in own]
             terms = _shared(vector, vectors[other], 4)
-            why = "shares " + ", ".join(terms)
-            if shared:
-                why += "; same author" + ("s" if len(shared) > 1 else "") + ": " + ", ".join(shared)
+            why = "shares " + ", ".join(terms)  # shared authors are in `shared_authors`, said once
             ref = refs[other]
             result.results.append(
                 SimilarPaper(
