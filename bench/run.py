@@ -312,7 +312,8 @@ def bench_ingest(size: int, work: Path, args: argparse.Namespace, log: Any) -> t
         result.ingest_rss_mb = max(result.ingest_rss_mb, run.peak_mb)
         result.ingest_max_process_rss_mb = max(result.ingest_max_process_rss_mb, run.max_rss_mb)
         log(f"[{size}] ingest #{rep + 1}: {run.seconds:.2f}s, {run.peak_mb:.0f} MB (one process {run.max_rss_mb:.0f})")
-    result.stages["floor"] = sum(result.floor)
+    if result.floor:
+        result.stages["floor"] = sum(result.floor)
     result.stages["ingest"] = sum(result.ingest)
     result.papers = count(catalog, "papers")
     result.ingest_bytes_per_paper = db_bytes(catalog) / max(1, result.papers)
