@@ -23,14 +23,16 @@ files. The shape follows the real seeds (``shared/seeds``) and ``examples/profil
 
 Next to the profiles it writes ``bench-manifest.json`` (not a ``*.txt``, so ingest
 ignores it): counts, the vocabulary and samples of names the benchmark draws its
-queries from. Memory stays small: paper structure is kept as flat integer arrays and
-each file's text is produced when it is written.
+queries from. Memory stays small: paper structure is kept as flat integer arrays, each
+file's text is produced when it is written, and the text of the last 16,384 papers is
+cached (a paper's other listers are owners of nearby communities, written soon after).
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import functools
 import json
 import math
 import random
@@ -44,6 +46,7 @@ from scholar_catalog.db.normalize import normalize_name  # the catalog's own nam
 
 AS_OF = date(2026, 11, 24)
 MANIFEST = "bench-manifest.json"
+VERSION = 1  # bump whenever the files written for a given seed and size change (bench/run.py --profiles-cache)
 
 COMMUNITY_OWNERS = 40  # profile owners per community
 NONOWNERS_PER_OWNER = 3  # people known only from author lists, per owner
@@ -209,6 +212,8 @@ class Generator:
         self.rng = random.Random(seed)
         self._build_pools()
         self._build_structure()
+        # A paper's co-listers are owners of the same or a nearby community, written soon after each other.
+        self._paper = functools.lru_cache(maxsize=16_384)(self._paper)  # type: ignore[method-assign]
 
     # -- pools ---------------------------------------------------------------------------
 
@@ -319,7 +324,7 @@ class Generator:
         shown_flat = array("i")
         shown_off = array("i", [0])
         flags = array("b")  # bit 0: truncated (et al.)
-        listings: list[list[int]] = [[] for _ in range(n)]
+        listings = [array("i") for _ in range(n)]  # 4 bytes a listing (a list of ints is ~36): 250k profiles fit
         base = self.seed * 7_919_993
         for pid in range(self.papers):
             rng = random.Random(base + pid)
@@ -473,6 +478,7 @@ class Generator:
         same = [o for o in range(100, self.n, 200)][:50]
         return {
             "generator": "bench/generate.py",
+            "version": VERSION,
             "seed": self.seed,
             "profiles": self.n,
             "papers": self.papers,

@@ -1,26 +1,29 @@
 """The scholar-catalog benchmark: ingest, re-ingest, tool latency and cold start, each beside its floor.
 
     python bench/run.py                          # 1k, 10k and 50k profiles (about 10 minutes on 2 cores)
-    python bench/run.py --sizes 1000,10000 --calls 100
+    python bench/run.py --sizes 50000,250000 --floor-sizes 50000 --profiles-cache bench/out/cache  # issue 11
     python bench/run.py --smoke                  # a few hundred profiles, a few calls (CI)
 
 For every size it generates a catalog with ``bench/generate.py`` (same seed, so the
-same files on every machine) and, on those files, measures:
+same files on every machine; ``--profiles-cache`` keeps them for later runs) and, on
+those files, measures:
 
-1. ``scholar-catalog ingest`` (a subprocess): wall time, profiles/s, peak RSS
-   (``wait4``'s ``ru_maxrss`` of that process), database bytes per paper; beside the
-   floor, ``bench/floor.py``: a bare regex + ``executemany`` loader into the same
-   tables in one transaction with a single FTS5 rebuild.
+1. ``scholar-catalog ingest`` (a subprocess): wall time, profiles/s, peak memory of its
+   process tree, database bytes per paper; beside the floor, ``bench/floor.py``: a bare
+   regex + ``executemany`` loader into the same tables in one transaction with a single
+   FTS5 rebuild.
 2. Re-ingest with nothing changed, and with 1% of the files changed.
 3. Tool latency over real stdio (``scholar-catalog serve`` as a subprocess, the SDK's
-   ``Client``): p50 and p99 of each workload, beside a no-op tool on a minimal
-   MCPServer (``bench/noop_server.py``) driven by the same client.
+   ``Client``): p50 and p99 of each workload, the server-side time of each call
+   (``SCHOLAR_CATALOG_BENCH_TIMING``, server/bench_timing.py) and the median result size,
+   beside a no-op tool on a minimal MCPServer (``bench/noop_server.py``) driven by the same client.
 4. Cold start: process spawn to the first tool result, beside the minimal server's.
 
-Markdown tables go to stdout and ``--out`` (default ``bench/out/results.md``, with
-``results.json`` beside it); ``--readme`` also writes them into ``bench/README.md``.
-Everything runs in a temporary work folder that is deleted at the end (``--keep``
-keeps it); every subprocess is waited for, and killed if it overruns ``--timeout``.
+Markdown tables (bench/report.py, with issue 11's targets) go to stdout and ``--out``
+(default ``bench/out/results.md``, with ``results.json`` beside it; rewritten after each
+size); ``--readme`` also writes them into ``bench/README.md``. Everything runs in a
+temporary work folder that is deleted at the end (``--keep`` keeps it); every subprocess
+is waited for, and killed if it overruns ``--timeout``.
 """
 
 from __future__ import annotations
@@ -48,23 +51,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # bench/generate.py
+import report  # bench/report.py
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
 AS_OF = generate.AS_OF.isoformat()
-README_START = "<!-- results:start -->"
-README_END = "<!-- results:end -->"
-
-# Targets from the issue (at the largest size).
-TARGET_PROFILES_PER_S = 1000
-TARGET_FLOOR_RATIO = 2.0
-TARGET_RSS_MB = 400
-TARGET_UNCHANGED_S = 2.0
-TARGET_P50_RATIO = 1.5
-TARGET_P99_MS = 20.0
-TARGET_COLD_RATIO = 1.3
-
+TIMING_ENV = "SCHOLAR_CATALOG_BENCH_TIMING"  # read by `serve` (server/bench_timing.py) and bench/noop_server.py
 
 # -- processes ---------------------------------------------------------------------------
 
@@ -72,17 +65,54 @@ TARGET_COLD_RATIO = 1.3
 @dataclass
 class Run:
     seconds: float
-    max_rss_mb: float
+    max_rss_mb: float  # the largest single process of the tree (wait4's ru_maxrss)
     returncode: int
     output: str
+    tree_peak_mb: float = 0.0  # the most the whole process tree held at once (sampled sum of RSS)
+
+    @property
+    def peak_mb(self) -> float:
+        return max(self.max_rss_mb, self.tree_peak_mb)
 
 
-def run_measured(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run:
-    """Run *cmd*; its wall time and peak RSS (from ``wait4``). Killed if it overruns *timeout*."""
+def tree_rss_mb(root: int) -> float:
+    """RSS of *root* and all its descendants now, MB.
+
+    From /proc/PID/status (PSS from smaps_rollup would split pages shared after a fork fairly,
+    but reading it costs ~35 ms here against 0.04 ms): a page shared by two processes counts twice.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(f"/proc/{entry.name}/stat").read_bytes()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(b")", 1)[1].split()[1]), []).append(int(entry.name))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            found = re.search(r"(?m)^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+        except OSError:
+            continue
+        total += int(found.group(1)) if found else 0
+    return total / 1024
+
+
+def run_measured(cmd: list[str], timeout: float, cwd: Path | None = None, sample_s: float = 0.5) -> Run:
+    """Run *cmd*; its wall time and peak memory. Killed if it overruns *timeout*.
+
+    Peak memory is both wait4's ``ru_maxrss`` (exact, but of the largest single process: the
+    command or a reaped worker of it) and the RSS of the whole process tree summed every
+    *sample_s* (so an ingest with worker processes is counted whole; ~3 ms a sample).
+    """
     out = tempfile.TemporaryFile()  # noqa: SIM115  (closed below, after the child is reaped)
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd)
     result: dict[str, Any] = {}
+    tree_peak = 0.0
 
     def reap() -> None:
         _, status, usage = os.wait4(proc.pid, 0)
@@ -92,7 +122,11 @@ def run_measured(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run
 
     waiter = threading.Thread(target=reap, daemon=True)
     waiter.start()
-    waiter.join(timeout)
+    deadline = started + timeout
+    while waiter.is_alive() and time.perf_counter() < deadline:
+        if Path("/proc/self/status").exists():
+            tree_peak = max(tree_peak, tree_rss_mb(proc.pid))
+        waiter.join(sample_s)
     if waiter.is_alive():
         proc.kill()
         waiter.join()
@@ -100,9 +134,9 @@ def run_measured(cmd: list[str], timeout: float, cwd: Path | None = None) -> Run
     out.seek(0)
     text = out.read().decode("utf-8", "replace")
     out.close()
-    if waiter.is_alive() or result["seconds"] >= timeout:
+    if result["seconds"] >= timeout:
         raise RuntimeError(f"timed out after {timeout:.0f}s: {' '.join(cmd)}\n{text[-2000:]}")
-    return Run(result["seconds"], result["usage"].ru_maxrss / 1024, proc.returncode, text)
+    return Run(result["seconds"], result["usage"].ru_maxrss / 1024, proc.returncode, text, tree_peak)
 
 
 def checked(run: Run, what: str) -> Run:
@@ -173,18 +207,66 @@ def remove_db(path: Path) -> None:
 
 
 SCORE_RE = re.compile(rb"(?m)^(\d{1,2})\.(\d)([A-Z]{2}(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) )")
+EDITING = ".bench-editing"  # present while change_files' edits are in a cached profiles folder
 
 
-def change_files(folder: Path, share: float) -> int:
-    """Edit every (1/share)-th profile like a page update: a new h-index and a re-scored paper."""
+def change_files(folder: Path, share: float, originals: dict[Path, bytes]) -> int:
+    """Edit every (1/share)-th profile like a page update: a new h-index and a re-scored paper.
+
+    The first bytes of every edited file go into *originals* (for restore_files).
+    """
     files = sorted(folder.glob("*.txt"))
     step = max(1, round(1 / share))
+    (folder / EDITING).touch()
     for path in files[::step]:
         data = path.read_bytes()
+        originals.setdefault(path, data)
         data = re.sub(rb"h-index(\d+)", lambda m: b"h-index%d" % (int(m.group(1)) + 1), data, count=1)
         data = SCORE_RE.sub(lambda m: b"%s.%d%s" % (m.group(1), (int(m.group(2)) + 3) % 10, m.group(3)), data, 1)
         path.write_bytes(data)
     return len(files[::step])
+
+
+def restore_files(folder: Path, originals: dict[Path, bytes]) -> None:
+    for path, data in originals.items():
+        path.write_bytes(data)
+    (folder / EDITING).unlink(missing_ok=True)
+
+
+def cached_manifest(folder: Path, size: int, seed: int) -> dict | None:
+    """The manifest of a cached profiles folder if it is complete and was generated for *size* and *seed*."""
+    try:
+        manifest = json.loads((folder / generate.MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    wanted = {"generator": "bench/generate.py", "version": generate.VERSION, "seed": seed, "profiles": size}
+    if any(manifest.get(k) != v for k, v in wanted.items()) or manifest.get("as_of") != AS_OF:
+        return None
+    if (folder / EDITING).exists() or sum(1 for _ in folder.glob("*.txt")) != size:
+        return None  # an interrupted run left edited files, or the generation did not finish
+    return manifest
+
+
+def profiles_for(size: int, work: Path, args: argparse.Namespace, log: Any) -> tuple[Path, dict, float, bool]:
+    """The profiles folder for *size* (generated, or reused from --profiles-cache), its manifest, seconds, reused."""
+    started = time.perf_counter()
+    if args.profiles_cache:
+        folder = args.profiles_cache / f"profiles-{size}-seed{args.seed}"
+        manifest = cached_manifest(folder, size, args.seed)
+        if manifest is not None:
+            log(f"[{size}] reusing {folder} (manifest checked)")
+            return folder, manifest, time.perf_counter() - started, True
+        shutil.rmtree(folder, ignore_errors=True)
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        manifest = generate.generate(partial, size, seed=args.seed)  # the manifest is written last
+        partial.rename(folder)
+    else:
+        folder = work / f"profiles-{size}"
+        manifest = generate.generate(folder, size, seed=args.seed)
+    seconds = time.perf_counter() - started
+    log(f"[{size}] generated {size} profiles in {seconds:.1f}s")
+    return folder, manifest, seconds, False
 
 
 @dataclass
@@ -193,8 +275,10 @@ class IngestResult:
     papers: int
     listings: int
     generate_s: float
+    profiles_reused: bool = False
     ingest: list[float] = field(default_factory=list)
-    ingest_rss_mb: float = 0.0
+    ingest_rss_mb: float = 0.0  # peak of the process tree (see Run.peak_mb)
+    ingest_max_process_rss_mb: float = 0.0
     ingest_bytes_per_paper: float = 0.0
     floor: list[float] = field(default_factory=list)
     floor_rss_mb: float = 0.0
@@ -203,45 +287,54 @@ class IngestResult:
     unchanged_rss_mb: float = 0.0
     changed_files: int = 0
     changed: list[float] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)  # wall seconds of each stage of this size's run
 
 
 def bench_ingest(size: int, work: Path, args: argparse.Namespace, log: Any) -> tuple[IngestResult, Path, dict]:
-    profiles = work / f"profiles-{size}"
-    started = time.perf_counter()
-    manifest = generate.generate(profiles, size, seed=args.seed)
-    gen_s = time.perf_counter() - started
-    log(f"[{size}] generated {size} profiles in {gen_s:.1f}s")
-    result = IngestResult(size, 0, manifest["listings"], gen_s)
+    profiles, manifest, gen_s, reused = profiles_for(size, work, args, log)
+    result = IngestResult(size, 0, manifest["listings"], gen_s, reused)
+    result.stages["profiles (reused)" if reused else "generate profiles"] = gen_s
     cli = scholar_catalog()
     catalog = work / f"catalog-{size}.db"
     floor_db = work / f"floor-{size}.db"
     ingest_cmd = [cli, "ingest", str(profiles), "--db", str(catalog), "--as-of", AS_OF, "-q"]
     floor_cmd = [sys.executable, str(BENCH / "floor.py"), str(profiles), "--db", str(floor_db), "--as-of", AS_OF]
     for rep in range(args.reps):
-        remove_db(floor_db)
-        run = checked(run_measured(floor_cmd, args.timeout), "floor loader")
-        result.floor.append(run.seconds)
-        result.floor_rss_mb = max(result.floor_rss_mb, run.max_rss_mb)
-        log(f"[{size}] floor #{rep + 1}: {run.seconds:.2f}s, {run.max_rss_mb:.0f} MB")
+        if size in args.floor_sizes:
+            remove_db(floor_db)
+            run = checked(run_measured(floor_cmd, args.timeout), "floor loader")
+            result.floor.append(run.seconds)
+            result.floor_rss_mb = max(result.floor_rss_mb, run.peak_mb)
+            log(f"[{size}] floor #{rep + 1}: {run.seconds:.2f}s, {run.peak_mb:.0f} MB")
         remove_db(catalog)
         run = checked(run_measured(ingest_cmd, args.timeout), "ingest")
         result.ingest.append(run.seconds)
-        result.ingest_rss_mb = max(result.ingest_rss_mb, run.max_rss_mb)
-        log(f"[{size}] ingest #{rep + 1}: {run.seconds:.2f}s, {run.max_rss_mb:.0f} MB")
+        result.ingest_rss_mb = max(result.ingest_rss_mb, run.peak_mb)
+        result.ingest_max_process_rss_mb = max(result.ingest_max_process_rss_mb, run.max_rss_mb)
+        log(f"[{size}] ingest #{rep + 1}: {run.seconds:.2f}s, {run.peak_mb:.0f} MB (one process {run.max_rss_mb:.0f})")
+    if result.floor:
+        result.stages["floor"] = sum(result.floor)
+    result.stages["ingest"] = sum(result.ingest)
     result.papers = count(catalog, "papers")
     result.ingest_bytes_per_paper = db_bytes(catalog) / max(1, result.papers)
-    result.floor_bytes_per_paper = db_bytes(floor_db) / max(1, count(floor_db, "papers"))
-    remove_db(floor_db)
+    if result.floor:
+        result.floor_bytes_per_paper = db_bytes(floor_db) / max(1, count(floor_db, "papers"))
+        remove_db(floor_db)
     for rep in range(args.reps):
         run = checked(run_measured(ingest_cmd, args.timeout), "unchanged re-ingest")
         result.unchanged.append(run.seconds)
-        result.unchanged_rss_mb = max(result.unchanged_rss_mb, run.max_rss_mb)
+        result.unchanged_rss_mb = max(result.unchanged_rss_mb, run.peak_mb)
         log(f"[{size}] unchanged re-ingest #{rep + 1}: {run.seconds:.2f}s")
-    for rep in range(args.reps):
-        result.changed_files = change_files(profiles, 0.01)
-        run = checked(run_measured(ingest_cmd, args.timeout), "re-ingest of changed files")
-        result.changed.append(run.seconds)
-        log(f"[{size}] 1% changed ({result.changed_files} files) #{rep + 1}: {run.seconds:.2f}s")
+    originals: dict[Path, bytes] = {}
+    try:
+        for rep in range(args.reps):
+            result.changed_files = change_files(profiles, 0.01, originals)
+            run = checked(run_measured(ingest_cmd, args.timeout), "re-ingest of changed files")
+            result.changed.append(run.seconds)
+            log(f"[{size}] 1% changed ({result.changed_files} files) #{rep + 1}: {run.seconds:.2f}s")
+    finally:
+        restore_files(profiles, originals)  # a cached folder stays as generated (the catalog is not reused)
+    result.stages["re-ingests"] = sum(result.unchanged) + sum(result.changed)
     return result, catalog, manifest
 
 
@@ -347,10 +440,13 @@ def workloads(catalog: Path, manifest: dict, calls: int, seed: int) -> list[tupl
             picked[i] = typo(rng, picked[i])
         return " ".join(picked)
 
-    plain = [{"query": query()} for _ in range(calls)]
-    filtered = []
-    for _ in range(calls):
-        args: dict[str, Any] = {"query": query()}
+    def common() -> str:
+        """One of the 10 commonest title words (the commonest is in ~1/3 of the papers), or two of the 20."""
+        head = manifest["title_words"][:20]
+        return rng.choice(head[:10]) if rng.random() < 0.6 else " ".join(rng.sample(head, 2))
+
+    def filtered(text: str) -> dict[str, Any]:
+        args: dict[str, Any] = {"query": text}
         kind = rng.randrange(4)
         if kind == 0:
             args["year_from"] = rng.choice([2020, 2023, 2025])
@@ -360,8 +456,13 @@ def workloads(catalog: Path, manifest: dict, calls: int, seed: int) -> list[tupl
             args.update(has_code=True, year_from=2024)
         else:
             args.update(sort="date", category=rng.choice(categories))
-        filtered.append(args)
+        return args
+
+    plain = [{"query": query()} for _ in range(calls)]
+    with_filters = [filtered(query()) for _ in range(calls)]
     misspelt = [{"query": query(misspell=True)} for _ in range(calls)]
+    common_words = [{"query": common()} for _ in range(calls)]
+    common_filtered = [filtered(common()) for _ in range(calls)]
     people = [*owners, *owners, *hubs, *listed]
     get_author = [{"name": rng.choice(people)} for _ in range(calls)]
     search_authors = [{"query": typo(rng, rng.choice(people))} for _ in range(calls)]
@@ -397,8 +498,10 @@ def workloads(catalog: Path, manifest: dict, calls: int, seed: int) -> list[tupl
     ]
     out = [
         ("search_papers (1-3 title words)", "search_papers", plain),
-        ("search_papers + filters", "search_papers", filtered),
+        ("search_papers + filters", "search_papers", with_filters),
         ("search_papers, misspelt (fuzzy fallback)", "search_papers", misspelt),
+        ("search_papers, very common words", "search_papers", common_words),
+        ("search_papers, very common words + filters", "search_papers", common_filtered),
         ("get_author", "get_author", get_author),
         ("search_authors (typos)", "search_authors", search_authors),
         ("shared_coauthors", "shared_coauthors", pairs((1, 2), calls)),
@@ -430,11 +533,19 @@ class Latency:
     p99_ms: float
     max_ms: float
     first_error: str | None = None
+    server_p50_ms: float | None = None  # inside the server, request read to response written (bench_timing)
+    server_p99_ms: float | None = None
+    result_bytes: int | None = None  # median size of the JSON-RPC result, serialized compactly
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def result_size(result: Any) -> int:
+    """Bytes of a tool's JSON-RPC result (content and structuredContent) as compact JSON."""
+    return len(result.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8"))
 
 
 async def measure_calls(
@@ -444,6 +555,7 @@ async def measure_calls(
     for args in calls[:warmup]:
         await client.call_tool(tool, args)
     times = []
+    sizes = []
     errors = 0
     first_error = None
     for args in calls:
@@ -453,11 +565,14 @@ async def measure_calls(
         started = time.perf_counter()
         result = await client.call_tool(tool, args)
         times.append((time.perf_counter() - started) * 1000)
+        sizes.append(result_size(result))
         if result.is_error:
             errors += 1
             if first_error is None:
                 first_error = f"{args}: {result.content[0].text if result.content else '?'}"[:300]
-    return latency(label, tool, times, errors, first_error)
+    out = latency(label, tool, times, errors, first_error)
+    out.result_bytes = round(statistics.median(sizes)) if sizes else None
+    return out
 
 
 def latency(label: str, tool: str, times: list[float], errors: int = 0, first_error: str | None = None) -> Latency:
@@ -466,26 +581,63 @@ def latency(label: str, tool: str, times: list[float], errors: int = 0, first_er
     )
 
 
-def server_params(kind: str, catalog: Path | None = None) -> Any:
+def server_params(kind: str, catalog: Path | None = None, timing: Path | None = None) -> Any:
+    """How to start the no-op floor or ``serve``; with *timing*, each writes its per-call times there."""
     from mcp.client.stdio import StdioServerParameters
 
+    env = {TIMING_ENV: str(timing)} if timing else None
     if kind == "noop":
-        return StdioServerParameters(command=sys.executable, args=[str(BENCH / "noop_server.py")])
-    return StdioServerParameters(command=scholar_catalog(), args=["serve", "--db", str(catalog)])
+        return StdioServerParameters(command=sys.executable, args=[str(BENCH / "noop_server.py")], env=env)
+    return StdioServerParameters(command=scholar_catalog(), args=["serve", "--db", str(catalog)], env=env)
 
 
-async def bench_tools(catalog: Path, loads: list, warmup: int) -> list[Latency]:
-    """Every workload against `serve`, each call paired with a no-op call on the minimal server."""
+def read_timings(path: Path) -> list[tuple[str, float]]:
+    """(tool, ms) per tool call, in call order, from a server's timing log (empty if it wrote none)."""
+    if not path.exists():
+        return []
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return [(row[0], float(row[1])) for row in rows]
+
+
+def attach_server_times(lat: Latency, rows: list[tuple[str, float]]) -> None:
+    """Put the server-side percentiles of *rows* on *lat*, if they are the calls it timed (same tool, same count)."""
+    if rows and len(rows) == lat.calls and all(tool == lat.tool for tool, _ in rows):
+        times = [ms for _, ms in rows]
+        lat.server_p50_ms, lat.server_p99_ms = percentile(times, 0.5), percentile(times, 0.99)
+
+
+async def bench_tools(catalog: Path, loads: list, warmup: int, work: Path | None = None) -> list[Latency]:
+    """Every workload against `serve`, each call paired with a no-op call on the minimal server.
+
+    Both servers log each call's time inside them (``SCHOLAR_CATALOG_BENCH_TIMING``); the calls run one
+    after the other, so the logs' lines are the calls in order: warm-ups, then the measured ones.
+    """
     from mcp import Client
 
     out = []
     floor_times: list[float] = []
-    async with Client(server_params("noop")) as floor, Client(server_params("serve", catalog)) as client:
-        for _ in range(warmup):
-            await floor.call_tool("noop", {})
-        for label, tool, calls in loads:
-            out.append(await measure_calls(client, label, tool, calls, warmup, floor, floor_times))
-    return [latency("no-op tool (floor)", "noop", floor_times), *out]
+    logs = Path(tempfile.mkdtemp(prefix="timing-", dir=work))
+    floor_log, serve_log = logs / "noop.tsv", logs / "serve.tsv"
+    try:
+        async with (
+            Client(server_params("noop", timing=floor_log)) as floor,
+            Client(server_params("serve", catalog, serve_log)) as client,
+        ):
+            for _ in range(warmup):
+                await floor.call_tool("noop", {})
+            for label, tool, calls in loads:
+                out.append(await measure_calls(client, label, tool, calls, warmup, floor, floor_times))
+        noop = latency("no-op tool (floor)", "noop", floor_times)
+        attach_server_times(noop, read_timings(floor_log)[warmup:])
+        served = read_timings(serve_log)
+        at = 0
+        for lat, (_, _, calls) in zip(out, loads, strict=True):
+            at += len(calls[:warmup])
+            attach_server_times(lat, served[at : at + lat.calls])
+            at += lat.calls
+    finally:
+        shutil.rmtree(logs, ignore_errors=True)
+    return [noop, *out]
 
 
 async def cold_start(kind: str, catalog: Path | None, tool: str, args: dict) -> float:
@@ -513,123 +665,6 @@ async def bench_cold(catalog: Path, manifest: dict, reps: int) -> dict[str, list
     return out
 
 
-# -- report ---------------------------------------------------------------------------------
-
-
-def mark(ok: bool) -> str:
-    return "✅" if ok else "❌"
-
-
-def fmt_s(values: list[float]) -> str:
-    return f"{statistics.median(values):.2f}" if values else "–"
-
-
-def render(info: dict, command: str, ingests: list[IngestResult], tools: dict, colds: dict, load: list) -> str:
-    lines = [
-        f"Machine: {info['cores']} cores, {info['memory_gb']} GB, {info['cpu']}; Python {info['python']}, "
-        f"SQLite {info['sqlite']}, mcp {info['mcp']}; commit {info['commit']}; "
-        f"load average {load[0]:.2f} at start, {load[1]:.2f} at end; {info['date']}.",
-        "",
-        f"Command: `{command}`",
-        "",
-        "### Ingest (`scholar-catalog ingest`, a subprocess) vs the bare floor loader (`bench/floor.py`)",
-        "",
-        "| profiles | papers | listings | ingest s | profiles/s | peak RSS MB | DB bytes/paper | floor s "
-        "| floor profiles/s | floor RSS MB | floor bytes/paper | ingest ÷ floor | unchanged re-ingest s "
-        "| 1% changed s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in ingests:
-        ingest_s, floor_s = statistics.median(r.ingest), statistics.median(r.floor)
-        lines.append(
-            f"| {r.profiles:,} | {r.papers:,} | {r.listings:,} | {ingest_s:.2f} | {r.profiles / ingest_s:,.0f} "
-            f"| {r.ingest_rss_mb:.0f} | {r.ingest_bytes_per_paper:,.0f} | {floor_s:.2f} | {r.profiles / floor_s:,.0f} "
-            f"| {r.floor_rss_mb:.0f} | {r.floor_bytes_per_paper:,.0f} | {ingest_s / floor_s:.2f} "
-            f"| {fmt_s(r.unchanged)} | {fmt_s(r.changed)} ({r.changed_files} files) |"
-        )
-    sizes = sorted(tools)
-    lines += [
-        "",
-        "### Tool latency over stdio, ms (`scholar-catalog serve` + the SDK's `Client`; "
-        "floor: a no-op tool on a minimal MCPServer)",
-        "",
-        "| workload | " + " | ".join(f"{s:,}: p50 | {s:,}: p99" for s in sizes) + " | errors |",
-        "|---|" + "---:|---:|" * len(sizes) + "---:|",
-    ]
-    labels = [lat.label for lat in tools[sizes[0]]] if sizes else []
-    for label in labels:
-        cells, errors = [], 0
-        for s in sizes:
-            lat = next((x for x in tools[s] if x.label == label), None)
-            cells.append(f"{lat.p50_ms:.1f} | {lat.p99_ms:.1f}" if lat else "– | –")
-            errors += lat.errors if lat else 0
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {errors} |")
-    lines += [
-        "",
-        "### Cold start: spawn to first tool result, s (median of the repetitions)",
-        "",
-        "| catalog | minimal MCPServer → no-op | serve → search_papers | ÷ minimal | serve → get_author | ÷ minimal |",
-        "|---:|---:|---:|---:|---:|---:|",
-    ]
-    for s in sorted(colds):
-        c = colds[s]
-        noop = statistics.median(c["noop"])
-        sp, ga = statistics.median(c["search_papers"]), statistics.median(c["get_author"])
-        lines.append(f"| {s:,} | {noop:.2f} | {sp:.2f} | {sp / noop:.2f} | {ga:.2f} | {ga / noop:.2f} |")
-    lines += ["", *targets(ingests, tools, colds)]
-    return "\n".join(lines) + "\n"
-
-
-def targets(ingests: list[IngestResult], tools: dict, colds: dict) -> list[str]:
-    if not ingests:
-        return []
-    r = max(ingests, key=lambda x: x.profiles)
-    s = r.profiles
-    ingest_s, floor_s = statistics.median(r.ingest), statistics.median(r.floor)
-    out = [f"### Targets at {s:,} profiles", "", "| target | measured | met |", "|---|---:|:---:|"]
-    rate, ratio, unchanged = s / ingest_s, ingest_s / floor_s, statistics.median(r.unchanged)
-    out += [
-        f"| ingest ≥ {TARGET_PROFILES_PER_S:,} profiles/s | {rate:,.0f} | {mark(rate >= TARGET_PROFILES_PER_S)} |",
-        f"| ingest within {TARGET_FLOOR_RATIO:g}x of the floor | {ratio:.2f}x | {mark(ratio <= TARGET_FLOOR_RATIO)} |",
-        f"| peak RSS < {TARGET_RSS_MB} MB | {r.ingest_rss_mb:.0f} MB | {mark(r.ingest_rss_mb < TARGET_RSS_MB)} |",
-        f"| unchanged re-ingest < {TARGET_UNCHANGED_S:g} s | {unchanged:.2f} s "
-        f"| {mark(unchanged < TARGET_UNCHANGED_S)} |",
-    ]
-    if s in tools:
-        lats = tools[s]
-        floor = lats[0].p50_ms
-        for lat in lats[1:]:
-            if lat.label.startswith(("search_papers", "get_author")):
-                r50 = lat.p50_ms / floor
-                out.append(
-                    f"| {lat.label}: p50 ≤ {TARGET_P50_RATIO:g}x no-op ({floor:.1f} ms) | {lat.p50_ms:.1f} ms "
-                    f"({r50:.1f}x) | {mark(r50 <= TARGET_P50_RATIO)} |"
-                )
-        for lat in lats[1:]:
-            ok = lat.p99_ms < TARGET_P99_MS
-            out.append(f"| {lat.label}: p99 < {TARGET_P99_MS:g} ms | {lat.p99_ms:.1f} ms | {mark(ok)} |")
-    if s in colds:
-        noop = statistics.median(colds[s]["noop"])
-        for tool in ("search_papers", "get_author"):
-            ratio = statistics.median(colds[s][tool]) / noop
-            out.append(
-                f"| cold start → {tool} ≤ {TARGET_COLD_RATIO:g}x minimal server | {ratio:.2f}x "
-                f"| {mark(ratio <= TARGET_COLD_RATIO)} |"
-            )
-    return out
-
-
-def write_readme(text: str, readme: Path) -> None:
-    current = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    block = f"{README_START}\n{text}{README_END}"
-    if README_START in current and README_END in current:
-        head, _, rest = current.partition(README_START)
-        _, _, tail = rest.partition(README_END)
-        readme.write_text(head + block + tail, encoding="utf-8")
-    else:
-        readme.write_text(current + ("\n" if current else "") + block + "\n", encoding="utf-8")
-
-
 # -- main -----------------------------------------------------------------------------------
 
 
@@ -641,18 +676,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured calls before each workload")
     parser.add_argument("--cold-reps", type=int, default=5, help="cold starts of each server")
     parser.add_argument("--tools-sizes", default=None, help="sizes to measure tools at (default: all)")
+    parser.add_argument(
+        "--floor-sizes",
+        default=None,
+        help="sizes to run the floor loader at (default: all; 'none' for none). No 250k target needs it",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="a quick run: 300 profiles, few calls (for CI)")
     parser.add_argument("--workdir", type=Path, help="where to build (default: a new folder under the temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "results.md", help="markdown results file")
     parser.add_argument("--readme", action="store_true", help="also write the results into bench/README.md")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds any one subprocess may take")
+    parser.add_argument("--timeout", type=float, default=7200, help="seconds any one subprocess may take")
+    parser.add_argument(
+        "--profiles-cache",
+        type=Path,
+        help="keep generated profiles here (profiles-SIZE-seedSEED/) and reuse them in later runs when their "
+        "manifest matches; the catalogs are still built in every run",
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.sizes, args.calls, args.warmup, args.cold_reps, args.reps = "300", 10, 2, 1, 1
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     tool_sizes = {int(s) for s in args.tools_sizes.split(",")} if args.tools_sizes else set(sizes)
+    floor_sizes = args.floor_sizes or args.sizes
+    args.floor_sizes = set() if floor_sizes == "none" else {int(s) for s in floor_sizes.split(",") if s.strip()}
 
     import anyio
 
@@ -667,25 +715,45 @@ def main(argv: list[str] | None = None) -> int:
     ingests: list[IngestResult] = []
     tools: dict[int, list[Latency]] = {}
     colds: dict[int, dict[str, list[float]]] = {}
+    text = ""
     try:
         for size in sizes:
             result, catalog, manifest = bench_ingest(size, work, args, log)
             ingests.append(result)
             if size in tool_sizes:
+                started = time.perf_counter()
                 loads = workloads(catalog, manifest, args.calls, args.seed)
-                tools[size] = anyio.run(bench_tools, catalog, loads, args.warmup)
+                result.stages["drawing the workloads (BFS)"] = time.perf_counter() - started
+                started = time.perf_counter()
+                tools[size] = anyio.run(bench_tools, catalog, loads, args.warmup, work)
+                result.stages["tool calls"] = time.perf_counter() - started
                 for lat in tools[size]:
-                    log(f"[{size}] {lat.label}: p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, {lat.errors} errors")
+                    log(
+                        f"[{size}] {lat.label}: p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "
+                        f"server p50 {report.fmt_ms(lat.server_p50_ms)} ms, {lat.result_bytes} B, {lat.errors} errors"
+                    )
+                started = time.perf_counter()
                 colds[size] = anyio.run(bench_cold, catalog, manifest, args.cold_reps)
+                result.stages["cold starts"] = time.perf_counter() - started
                 log(f"[{size}] cold start: { {k: round(statistics.median(v), 2) for k, v in colds[size].items()} }")
             shutil.rmtree(work / f"profiles-{size}", ignore_errors=True)
             for path in work.glob(f"catalog-{size}.db*"):
                 path.unlink()
+            text = write_results(args, info, command, ingests, tools, colds, load_start)  # kept if a later size fails
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    text = render(info, command, ingests, tools, colds, [load_start, os.getloadavg()[0]])
     print(text)
+    if args.readme:
+        report.write_readme(text, BENCH / "README.md")
+    return 0
+
+
+def write_results(
+    args: argparse.Namespace, info: dict, command: str, ingests: list, tools: dict, colds: dict, load_start: float
+) -> str:
+    """Write the tables so far to ``--out`` (markdown) and its ``.json``; return the markdown."""
+    text = report.render(info, command, ingests, tools, colds, [load_start, os.getloadavg()[0]])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     raw = {
@@ -697,9 +765,7 @@ def main(argv: list[str] | None = None) -> int:
         "max_rss_mb_of_this_process": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     args.out.with_suffix(".json").write_text(json.dumps(raw, indent=1, ensure_ascii=False), encoding="utf-8")
-    if args.readme:
-        write_readme(text, BENCH / "README.md")
-    return 0
+    return text
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -160,8 +161,14 @@ def serve(
         )
     app = build_server(target, call_timeout=timeout)
     gc.freeze()  # start-up objects live for the whole session: keep them out of the collector's passes
+    timing = os.environ.get("SCHOLAR_CATALOG_BENCH_TIMING")  # bench/run.py only: per-call time inside the server
     with contextlib.suppress(KeyboardInterrupt):
-        app.run("stdio")
+        if timing:
+            from scholar_catalog.server.bench_timing import run_stdio_timed
+
+            run_stdio_timed(app, Path(timing))
+        else:
+            app.run("stdio")
 
 
 HTTP_ONLY_OPTIONS = {

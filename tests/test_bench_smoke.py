@@ -31,6 +31,32 @@ def test_generator_is_deterministic_and_parses(tmp_path: Path) -> None:
     assert sum(map(len, entries)) == manifest["listings"]
 
 
+def _bench_run():  # bench/run.py, imported (bench/ is not a package)
+    sys.path.insert(0, str(BENCH))
+    try:
+        import run
+    finally:
+        sys.path.remove(str(BENCH))
+    return run
+
+
+def test_profiles_cache_is_reused_only_when_complete_and_unedited(tmp_path: Path) -> None:
+    run = _bench_run()
+    folder = tmp_path / "profiles-40-seed3"
+    run.generate.generate(folder, 40, seed=3)
+    assert run.cached_manifest(folder, 40, 3)["profiles"] == 40
+    assert run.cached_manifest(folder, 40, 4) is None and run.cached_manifest(folder, 41, 3) is None
+    before = {f.name: f.read_bytes() for f in folder.glob("*.txt")}
+    originals: dict[Path, bytes] = {}
+    assert run.change_files(folder, 0.1, originals) == 4
+    assert run.cached_manifest(folder, 40, 3) is None  # edited files in it: not reusable
+    run.restore_files(folder, originals)
+    assert {f.name: f.read_bytes() for f in folder.glob("*.txt")} == before
+    assert run.cached_manifest(folder, 40, 3) is not None
+    next(folder.glob("*.txt")).unlink()
+    assert run.cached_manifest(folder, 40, 3) is None
+
+
 def test_smoke_run_produces_the_tables(tmp_path: Path) -> None:
     out = tmp_path / "results.md"
     proc = subprocess.run(
@@ -42,12 +68,49 @@ def test_smoke_run_produces_the_tables(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     text = out.read_text(encoding="utf-8")
-    for heading in ("### Ingest", "### Tool latency", "### Cold start", "### Targets at 300 profiles"):
+    headings = ("### Ingest", "### Tool latency", "### Cold start", "### Time per stage", "### Targets at 300 profiles")
+    for heading in headings:
         assert heading in text, text
     for row in ("| 300 |", "| no-op tool (floor) |", "| search_papers (1-3 title words) |", "| get_author |"):
         assert row in text, text
     assert "collaboration_path" in text and "shared_coauthors" in text and "search_authors (typos)" in text
+    for label in ("very common words + filters", "find_experts", "similar_papers", "similar_authors", "topic_trends"):
+        assert f"| search_papers, {label} |" in text or f"| {label}" in text, label
+    assert "server-side p50 < no-op round trip p50" in text and "p99 ≤ 6× no-op p99" in text
     results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
-    assert results["ingest"][0]["profiles"] == 300 and results["ingest"][0]["papers"] > 0
-    assert all(lat["errors"] == 0 for lat in results["tools"]["300"]), results["tools"]["300"]
+    ingest = results["ingest"][0]
+    assert ingest["profiles"] == 300 and ingest["papers"] > 0 and ingest["ingest_rss_mb"] > 0
+    assert {"generate profiles", "ingest", "tool calls"} <= set(ingest["stages"])
+    lats = results["tools"]["300"]
+    assert all(lat["errors"] == 0 for lat in lats), lats
+    # every workload got its time inside the server (the timing hook) and, but the no-op, its result size
+    assert all(lat["server_p50_ms"] and 0 < lat["server_p50_ms"] <= lat["max_ms"] for lat in lats), lats
+    assert all(lat["result_bytes"] > 50 for lat in lats[1:]), lats
     assert not (tmp_path / "work").exists(), "the benchmark left its work folder behind"
+
+
+async def _two_calls(example_db: Path, env: dict[str, str]) -> list[int]:
+    from helpers_mcp import server_executable
+    from mcp import Client, StdioServerParameters
+
+    params = StdioServerParameters(command=str(server_executable()), args=["serve", "--db", str(example_db)], env=env)
+    sizes = []
+    async with Client(params) as client:
+        for tool, arguments in (("search_papers", {"query": "retrieval"}), ("get_author", {"name": "nobody at all"})):
+            result = await client.call_tool(tool, arguments)
+            sizes.append(len(result.model_dump_json(by_alias=True, exclude_none=True)))
+    return sizes
+
+
+def test_timing_hook_logs_each_tool_call_only_when_the_benchmark_asks(example_db: Path, tmp_path: Path) -> None:
+    import anyio
+
+    log = tmp_path / "timing.tsv"
+    anyio.run(_two_calls, example_db, {"SCHOLAR_CATALOG_BENCH_TIMING": str(log)})
+    rows = [line.split("\t") for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [row[0] for row in rows] == ["search_papers", "get_author"]  # the error result is timed too
+    assert all(float(ms) > 0 and int(size) > 100 for _, ms, size in rows), rows
+
+    log.unlink()
+    anyio.run(_two_calls, example_db, {"SCHOLAR_CATALOG_BENCH_TIMING": ""})
+    assert not log.exists()
