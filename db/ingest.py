@@ -50,13 +50,14 @@ from .ingest_files import (
     load,
     profile_id_for,
     worker_count,
+    workers_setting,
 )
 from .ingest_rows import RowWriter
 from .parser import ProfileParseError
 from .schema import now_iso
 
 __all__ = ["MAX_FILE_BYTES", "FileOutcome", "IngestAbort", "IngestReport", "Ingester", "UsageError", "discover"]
-__all__ += ["ingest", "profile_id_for"]
+__all__ += ["ingest", "profile_id_for", "workers_setting"]
 
 Status = Literal["applied", "unchanged", "rejected"]
 

@@ -127,11 +127,20 @@ def work(tasks: BinaryIO, results: BinaryIO) -> None:
             return
 
 
+def workers_setting() -> int | None:
+    """The worker count set by the environment (None: not set); :class:`UsageError` if it is not a count."""
+    raw = os.environ.get(ENV_WORKERS, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise UsageError(f"{ENV_WORKERS}={raw!r}: expected a whole number of worker processes (0 for none)")
+    return min(int(raw), 8)
+
+
 def worker_count(files: int) -> int:
     """How many worker processes to read *files* files with (0: read them in the writer)."""
-    raw = os.environ.get(ENV_WORKERS, "").strip()
-    if raw.isdigit():
-        return min(int(raw), 8)
+    if (setting := workers_setting()) is not None:
+        return setting
     if files < READ_AHEAD_MIN_FILES:
         return 0
     return min(2, (os.cpu_count() or 1) - 1)  # the writer keeps a core of its own

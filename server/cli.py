@@ -53,6 +53,7 @@ def ingest(
 
     target = resolve_db_path(db_path)
     try:
+        ingest_mod.workers_setting()
         files = list(ingest_mod.discover(paths))
     except ingest_mod.UsageError as err:
         raise click.UsageError(str(err)) from None

@@ -129,6 +129,20 @@ def test_missing_path_exit_2(tmp_path: Path) -> None:
     assert not db.exists()  # nothing was ingested
 
 
+def test_a_worker_count_that_is_not_a_number_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db, profiles = tmp_path / "c.db", good_dir(tmp_path)
+    invoke("ingest", profiles, "--db", db)
+    before = db.read_bytes()
+    monkeypatch.setenv("SCHOLAR_CATALOG_INGEST_WORKERS", "two")
+    result = invoke("ingest", profiles, "--db", db, "--rebuild")
+    assert result.exit_code == 2
+    no_traceback(result)
+    assert "SCHOLAR_CATALOG_INGEST_WORKERS='two': expected a whole number of worker processes" in result.stderr
+    assert db.read_bytes() == before  # refused before anything was touched
+
+
 def test_no_path_exit_2(tmp_path: Path) -> None:
     result = invoke("ingest", "--db", tmp_path / "c.db")
     assert result.exit_code == 2
