@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import limits
+from . import limits, term_docs
 from .defensive import check_objects, harden
 from .schema import PAGE_SIZE, SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
 
@@ -29,10 +29,22 @@ BUSY_TIMEOUT_MS = 10_000
 
 # Tables a catalog (or a catalog whose creation was interrupted) may hold; anything else is another program's.
 CATALOG_TABLES = frozenset(
-    {"meta", "profiles", "authors", "papers", "listings", "paper_authors", "affiliations", "paper_affiliations"}
+    {
+        "meta",
+        "profiles",
+        "authors",
+        "papers",
+        "listings",
+        "paper_authors",
+        "affiliations",
+        "paper_affiliations",
+        "paper_vectors",
+        "term_docs",
+    }
 )
 _CATALOG_TABLE_PREFIXES = ("papers_fts", "sqlite_")
 
+UPGRADABLE_FROM = 3  # ingest upgrades a catalog of this schema version in place; older ones are rebuilt
 LOCKED_HINT = "another process is writing the catalog (another ingest?); wait for it to finish and retry"
 
 
@@ -85,7 +97,7 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
                 "refusing to write into it. Choose another --db."
             )
         return True
-    if found != SCHEMA_VERSION:
+    if found != SCHEMA_VERSION and found != UPGRADABLE_FROM:
         try:
             check_schema(conn)
         except SchemaVersionError as err:
@@ -94,9 +106,22 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'papers_fts'").fetchone() is None
 
 
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring a schema-3 catalog to version 4 in one transaction: the term counts, from its own index."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        term_docs.fill(conn)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
     """Open (creating if needed) the catalog at *path* for writing.
 
+    A catalog of the previous schema version (3) is upgraded in place (see :func:`_upgrade`).
     Raises :class:`CatalogError` for a file that is not SQLite, an SQLite database
     of another program, a catalog of another schema version, a folder that cannot
     be written, or a catalog another process holds locked for longer than the
@@ -129,6 +154,8 @@ def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         db = sqlite_utils.Database(conn, execute_plugins=False)
         if needs_schema:
             create_schema(db)
+        if schema_version(conn) == UPGRADABLE_FROM:
+            _upgrade(conn)
         check_schema(db)
     except CatalogError:
         if conn is not None:
@@ -228,6 +255,13 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
 def _check_version(conn: sqlite3.Connection) -> None:
     """Like :func:`check_schema`, saying whether the catalog is older or newer than this program."""
     found = schema_version(conn)
+    if found == UPGRADABLE_FROM:
+        raise SchemaVersionError(
+            f"this catalog was built by an older scholar-catalog (schema version {found}; this one reads "
+            f"version {SCHEMA_VERSION}), so it cannot be served as it is: run `scholar-catalog ingest "
+            "PROFILES_DIR --db FILE` once where it is written (it upgrades the catalog in place), or rebuild it "
+            "from the profile files with `scholar-catalog ingest --rebuild PROFILES_DIR --db FILE`"
+        )
     if found is not None and found < SCHEMA_VERSION:
         raise SchemaVersionError(
             f"this catalog was built by an older scholar-catalog (schema version {found}; this one reads "

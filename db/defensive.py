@@ -131,6 +131,7 @@ EXPECTED = _Objects(
             "papers_fts_docsize",
             "papers_fts_idx",
             "profiles",
+            "term_docs",
         }
     ),
     triggers=frozenset({("papers_ad", "papers"), ("papers_ai", "papers"), ("papers_au", "papers")}),

@@ -6,7 +6,8 @@ So the ``papers_*`` triggers are dropped at the start of a batch's transaction, 
 touches are remembered with the indexed values they had when it began, and just before the commit
 :meth:`FtsUpkeep._sync_fts` brings the index up to date for exactly those papers and recreates the
 triggers from their own stored SQL, all inside the same transaction. Anything else derived per
-paper is refreshed at that same point, for exactly the papers in ``_fts_dirty``.
+paper is refreshed at that same point, for exactly the papers in ``_fts_dirty``: the term counts of
+:mod:`scholar_catalog.db.term_docs` and the semantic extra's vectors.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import sqlite3
 from typing import Any
 
-from scholar_catalog.db import vectors
+from scholar_catalog.db import term_docs, vectors
 
 # The triggers (made by sqlite-utils' enable_fts) that keep papers_fts in step with papers.
 FTS_TABLE = "papers_fts"
@@ -91,6 +92,7 @@ class FtsUpkeep:
                 f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})",
                 [(pid, *new) for pid, new in now.items() if dirty[pid] != new],
             )
+            term_docs.apply(c, [(old, now.get(pid)) for pid, old in dirty.items()])
             vectors.refresh(c, [pid for pid, old in dirty.items() if old is None or now.get(pid) != old])
             for sql in self._fts_triggers:
                 c.execute(sql)

@@ -14,6 +14,7 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
     affiliations        distinct affiliation names
     paper_affiliations  paper x affiliation
     papers_fts          FTS5 over papers(title, abstract, author_search), kept by triggers
+    term_docs           term -> how many papers hold it in any indexed column (db/term_docs.py)
     paper_vectors       paper -> its embedding (int8 BLOB), only with the semantic extra (db/vectors.py)
 """
 
@@ -23,10 +24,12 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from scholar_catalog.db import term_docs
+
 if TYPE_CHECKING:  # sqlite-utils is needed to build a catalog, not to read one
     import sqlite_utils
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # 8 KB pages: a papers row (~1.4 KB with its abstract) left a third of each 4 KB page empty.
 PAGE_SIZE = 8192
 
@@ -169,7 +172,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
     # One row per listed name among authors without a profile; sqlite-utils has no partial indexes.
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS authors_listed_name ON authors(name_norm) WHERE profile_id IS NULL")
     if not db["papers_fts"].exists():
-        t("papers").enable_fts(list(FTS_COLUMNS), create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+        t("papers").enable_fts(list(FTS_COLUMNS), create_triggers=True, tokenize=term_docs.TOKENIZER)
+    term_docs.create(db.conn)
     stamp = now_iso()
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", [stamp])

@@ -1,11 +1,10 @@
 """Term statistics for questions by meaning, read from the full-text index ingest keeps.
 
-Nothing here is stored beside the catalog: the FTS5 index that ingest maintains
-incrementally (per batch, see :mod:`scholar_catalog.db.ingest`) already holds every
-term's document frequency, which an ``fts5vocab`` table exposes. Paper vectors are
-TF-IDF over a paper's title and abstract, computed when asked from that paper's text
-and those frequencies. So a changed or removed profile changes every ranking exactly
-as a clean rebuild would, and the catalog grows by zero bytes.
+Ingest keeps every term's document frequency exact, per batch, in the ``term_docs`` table
+(:mod:`scholar_catalog.db.term_docs`): the count FTS5's own index would give, without walking
+a posting list. Paper vectors are TF-IDF over a paper's title and abstract, computed when
+asked from that paper's text and those frequencies. So a changed or removed profile changes
+every ranking exactly as a clean rebuild would.
 
 The tokenizer mirrors the index's (``unicode61 remove_diacritics 2``): runs of
 letters and digits, case-folded, accents removed.
@@ -22,9 +21,9 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-VOCAB_TABLE = "temp.papers_vocab"
+from scholar_catalog.db import term_docs
+
 TITLE_WEIGHT = 2  # a title word counts as much as two abstract words
-MIN_TERM, MAX_TERM = 2, 40
 
 _TOKEN_RE = re.compile(r"[^\W_]+")
 
@@ -56,7 +55,7 @@ def fold(text: str) -> str:
 
 @functools.lru_cache(maxsize=1 << 12)
 def _accept(token: str) -> bool:
-    return MIN_TERM <= len(token) <= MAX_TERM and not token.isdigit() and token not in STOPWORDS
+    return term_docs.kept(token) and token not in STOPWORDS
 
 
 def tokens(text: str) -> list[str]:
@@ -72,37 +71,20 @@ def term_counts(title: str, abstract: str) -> Counter[str]:
     return counts
 
 
-def ensure_vocab(conn: sqlite3.Connection) -> None:
-    """Create the connection's ``fts5vocab`` view of the index (in the temp schema, once per connection).
-
-    Read-only catalog connections run with ``query_only``, which refuses even temp tables:
-    it is lifted for this one statement (``mode=ro`` still keeps the catalog itself unwritable).
-    """
-    if conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'papers_vocab'").fetchone():
-        return
-    query_only = conn.execute("PRAGMA query_only").fetchone()[0]
-    try:
-        conn.execute("PRAGMA query_only = OFF")
-        conn.execute(f"CREATE VIRTUAL TABLE {VOCAB_TABLE} USING fts5vocab(main, papers_fts, row)")
-    finally:
-        conn.execute(f"PRAGMA query_only = {int(query_only)}")
-
-
 def document_frequencies(
     conn: sqlite3.Connection, terms: Iterable[str], cache: dict[str, int] | None = None
 ) -> dict[str, int]:
     """How many papers contain each term (any indexed column); terms no paper has are left out.
 
-    fts5vocab counts a term's papers by walking its whole posting list, so a common word costs
-    milliseconds: *cache* (valid while the catalog is unchanged) remembers every answer.
+    One index lookup per term in the ``term_docs`` table ingest keeps (:mod:`scholar_catalog.db.term_docs`);
+    *cache* (valid while the catalog is unchanged) remembers every answer.
     """
     cache = {} if cache is None else cache
     wanted = sorted({t for t in terms if t not in cache})
     if wanted:
-        ensure_vocab(conn)
         found = dict(
             conn.execute(
-                f"SELECT term, doc FROM {VOCAB_TABLE} WHERE term IN (SELECT value FROM json_each(?))",
+                f"SELECT term, docs FROM {term_docs.TABLE} WHERE term IN (SELECT value FROM json_each(?))",
                 [json.dumps(wanted)],
             ).fetchall()
         )

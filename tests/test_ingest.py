@@ -688,6 +688,8 @@ SCHEMA_LAYOUT = {
 SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_facets, papers_filters)
 # version 3: the semantic extra's embeddings; 8 KB pages; listings' title/abstract NULL where they are the paper's
 SCHEMA_LAYOUT[3] = {**SCHEMA_LAYOUT[2], "paper_vectors": ["paper_id", "vec"]}
+# version 4: each term's paper count, kept at ingest (db/term_docs.py)
+SCHEMA_LAYOUT[4] = {**SCHEMA_LAYOUT[3], "term_docs": ["term", "docs"]}
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
@@ -699,6 +701,8 @@ def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
         tables["meta"] = [row[1] for row in database.conn.execute("PRAGMA table_info(meta)")]
         tables["papers_fts"] = [row[1] for row in database.conn.execute("PRAGMA table_info(papers_fts)")]
         tables["paper_vectors"] = [row[1] for row in database.conn.execute("PRAGMA table_info(paper_vectors)")]
+        if SCHEMA_VERSION >= 4:
+            tables["term_docs"] = [row[1] for row in database.conn.execute("PRAGMA table_info(term_docs)")]
         version = database.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     finally:
         database.conn.close()

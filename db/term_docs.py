@@ -1,0 +1,85 @@
+"""The ``term_docs`` table: how many papers hold each term, kept exact at ingest.
+
+FTS5 can say how many papers contain a term (``fts5vocab``'s ``doc``), but only by walking the
+term's whole posting list: ~4 s for the ~200 terms of one ``get_author`` at 1.25 M papers. So
+ingest keeps the answer in a table, for every indexed term that can be a topic term (see
+:func:`kept`; stopwords too, so a changed stopword list needs no new catalog), counting a paper
+once whichever of its indexed columns hold the term: what ``fts5vocab``'s ``row`` table says.
+
+Each batch's sync (:meth:`~scholar_catalog.db.ingest_fts.FtsUpkeep._sync_fts`) applies the
+change of its touched papers by delta. The old and new texts are tokenized by FTS5 itself, in a
+contentless temporary index with the catalog's tokenizer, never by a Python imitation of it
+(they part at the edges: combining marks, Unicode versions).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+TABLE = "term_docs"
+TOKENIZER = "unicode61 remove_diacritics 2"  # the catalog's (schema.create_schema)
+MIN_TERM, MAX_TERM = 2, 40
+_DELTA, _DELTA_VOCAB = "temp.term_docs_delta", "temp.term_docs_delta_vocab"
+
+
+def kept(term: str) -> bool:
+    """Whether *term* has a row: 2 to 40 characters and not all digits (what a topic term can be)."""
+    return MIN_TERM <= len(term) <= MAX_TERM and not term.isdigit()
+
+
+def create(conn: sqlite3.Connection) -> None:
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID")
+
+
+def fill(conn: sqlite3.Connection) -> None:
+    """Count every kept term from the full-text index (once: upgrading a catalog made before the table)."""
+    create(conn)
+    conn.execute(f"DELETE FROM {TABLE}")
+    conn.execute("CREATE VIRTUAL TABLE temp.term_docs_fill USING fts5vocab(main, papers_fts, row)")
+    try:
+        rows = conn.execute("SELECT term, doc FROM temp.term_docs_fill")  # streamed, in term order
+        conn.executemany(f"INSERT INTO {TABLE}(term, docs) VALUES (?, ?)", (r for r in rows if kept(r[0])))
+    finally:
+        conn.execute("DROP TABLE temp.term_docs_fill")
+
+
+def _text(values: tuple[Any, ...] | None) -> str:
+    """A paper's indexed values as one text (a space ends every token, so none spans two values)."""
+    return "" if values is None else " ".join(str(v) for v in values if v is not None)
+
+
+def apply(conn: sqlite3.Connection, changes: Iterable[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]]) -> None:
+    """Move the counts by the papers whose indexed values changed from ``old`` to ``new`` (None: no paper).
+
+    Runs inside the caller's transaction, so a failure after it takes its changes back too.
+    """
+    pairs = [(_text(old), _text(new)) for old, new in changes if old != new]
+    if not pairs:
+        return
+    conn.execute(
+        f"CREATE VIRTUAL TABLE {_DELTA} USING fts5(old, new, content='', detail=column, tokenize='{TOKENIZER}')"
+    )
+    try:
+        conn.executemany(f"INSERT INTO {_DELTA}(old, new) VALUES (?, ?)", pairs)
+        conn.execute(f"CREATE VIRTUAL TABLE {_DELTA_VOCAB} USING fts5vocab(temp, term_docs_delta, col)")
+        try:
+            delta = _deltas(conn.execute(f"SELECT term, col, doc FROM {_DELTA_VOCAB}"))
+        finally:
+            conn.execute(f"DROP TABLE {_DELTA_VOCAB}")
+    finally:
+        conn.execute(f"DROP TABLE {_DELTA}")
+    conn.executemany(
+        f"INSERT INTO {TABLE}(term, docs) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET docs = docs + excluded.docs",
+        delta,
+    )
+    conn.executemany(f"DELETE FROM {TABLE} WHERE term = ? AND docs <= 0", [(term,) for term, d in delta if d < 0])
+
+
+def _deltas(rows: Iterator[tuple[str, str, int]]) -> list[tuple[str, int]]:
+    """(term, new papers - old papers) for each kept term whose count changes."""
+    delta: dict[str, int] = {}
+    for term, column, docs in rows:
+        delta[term] = delta.get(term, 0) + (docs if column == "new" else -docs)
+    return [(term, d) for term, d in delta.items() if d and kept(term)]
