@@ -7,15 +7,15 @@ ingest keeps the answer in a table, for every indexed term that can be a topic t
 once whichever of its indexed columns hold the term: what ``fts5vocab``'s ``row`` table says.
 
 Each batch's sync (:meth:`~scholar_catalog.db.ingest_fts.FtsUpkeep._sync_fts`) applies the
-change of its touched papers by delta. The old and new texts are tokenized by FTS5 itself, in a
-contentless temporary index with the catalog's tokenizer, never by a Python imitation of it
+change of its touched papers by delta: their old texts and their new ones are each counted by FTS5
+itself, in a contentless temporary index with the catalog's tokenizer, never by a Python imitation of it
 (they part at the edges: combining marks, Unicode versions).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 TABLE = "term_docs"
@@ -38,10 +38,11 @@ def fill(conn: sqlite3.Connection) -> None:
     create(conn)
     conn.execute(f"DELETE FROM {TABLE}")
     conn.execute("CREATE VIRTUAL TABLE temp.term_docs_fill USING fts5vocab(main, papers_fts, row)")
+    rows = conn.execute("SELECT term, doc FROM temp.term_docs_fill")  # streamed, in term order
     try:
-        rows = conn.execute("SELECT term, doc FROM temp.term_docs_fill")  # streamed, in term order
         conn.executemany(f"INSERT INTO {TABLE}(term, docs) VALUES (?, ?)", (r for r in rows if kept(r[0])))
     finally:
+        rows.close()  # an unfinished read would keep the table locked
         conn.execute("DROP TABLE temp.term_docs_fill")
 
 
@@ -55,31 +56,32 @@ def apply(conn: sqlite3.Connection, changes: Iterable[tuple[tuple[Any, ...] | No
 
     Runs inside the caller's transaction, so a failure after it takes its changes back too.
     """
-    pairs = [(_text(old), _text(new)) for old, new in changes if old != new]
-    if not pairs:
+    changed = [(old, new) for old, new in changes if old != new]
+    if not changed:
         return
-    conn.execute(
-        f"CREATE VIRTUAL TABLE {_DELTA} USING fts5(old, new, content='', detail=column, tokenize='{TOKENIZER}')"
+    delta: dict[str, int] = {}
+    for side, sign in ((0, -1), (1, 1)):
+        for term, docs in _counts(conn, [_text(pair[side]) for pair in changed if pair[side] is not None]):
+            delta[term] = delta.get(term, 0) + sign * docs
+    rows = [(term, d) for term, d in delta.items() if d and kept(term)]
+    conn.executemany(
+        f"INSERT INTO {TABLE}(term, docs) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET docs = docs + excluded.docs",
+        rows,
     )
+    conn.executemany(f"DELETE FROM {TABLE} WHERE term = ? AND docs <= 0", [(term,) for term, d in rows if d < 0])
+
+
+def _counts(conn: sqlite3.Connection, texts: list[str]) -> list[tuple[str, int]]:
+    """(term, how many of *texts* hold it), tokenized by FTS5 (contentless, no positions: the cheapest index)."""
+    if not texts:
+        return []
+    conn.execute(f"CREATE VIRTUAL TABLE {_DELTA} USING fts5(text, content='', detail=none, tokenize='{TOKENIZER}')")
     try:
-        conn.executemany(f"INSERT INTO {_DELTA}(old, new) VALUES (?, ?)", pairs)
-        conn.execute(f"CREATE VIRTUAL TABLE {_DELTA_VOCAB} USING fts5vocab(temp, term_docs_delta, col)")
+        conn.executemany(f"INSERT INTO {_DELTA}(text) VALUES (?)", [(t,) for t in texts])
+        conn.execute(f"CREATE VIRTUAL TABLE {_DELTA_VOCAB} USING fts5vocab(temp, term_docs_delta, row)")
         try:
-            delta = _deltas(conn.execute(f"SELECT term, col, doc FROM {_DELTA_VOCAB}"))
+            return conn.execute(f"SELECT term, doc FROM {_DELTA_VOCAB}").fetchall()
         finally:
             conn.execute(f"DROP TABLE {_DELTA_VOCAB}")
     finally:
         conn.execute(f"DROP TABLE {_DELTA}")
-    conn.executemany(
-        f"INSERT INTO {TABLE}(term, docs) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET docs = docs + excluded.docs",
-        delta,
-    )
-    conn.executemany(f"DELETE FROM {TABLE} WHERE term = ? AND docs <= 0", [(term,) for term, d in delta if d < 0])
-
-
-def _deltas(rows: Iterator[tuple[str, str, int]]) -> list[tuple[str, int]]:
-    """(term, new papers - old papers) for each kept term whose count changes."""
-    delta: dict[str, int] = {}
-    for term, column, docs in rows:
-        delta[term] = delta.get(term, 0) + (docs if column == "new" else -docs)
-    return [(term, d) for term, d in delta.items() if d and kept(term)]

@@ -1,0 +1,167 @@
+"""The ``term_docs`` table: each term's paper count, kept exact at ingest (db/term_docs.py).
+
+Its truth is FTS5's own count (``fts5vocab``'s ``row`` table, ``doc``), which reads walk no more:
+after a fresh ingest and after incremental ones (an edited abstract with accents and combining
+marks, a pruned profile, a profile listing already-known papers, a namesake) the table equals it
+and equals a clean rebuild's; a failure inside the sync leaves it as it was; a catalog of schema 3
+is refused by the server and upgraded in place by ingest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from conftest import AS_OF, EXAMPLES, build_catalog
+from scholar_catalog.db import term_docs, terms, vectors
+from scholar_catalog.db.connection import CatalogError, open_readonly, open_writable
+from scholar_catalog.db.ingest import ingest
+
+SENTENCE = "We learn a compression scheme for scene graphs"
+# Precomposed and combining accents, a ligature, Cyrillic, CJK, a number and a superscript: FTS5 decides.
+ADDED = " Zorbulated naïve nai\u0308ve e\u0301tude ﬁligree Кодек 編碼器 2048 x² "
+NAMESAKE = "ex09_wei-zhang-cv.txt"  # the other Wei Zhang (ex05) is there from the start
+
+
+def vocab_counts(db: Path) -> list[tuple[str, int]]:
+    """What FTS5 itself says: each kept term's number of papers, in term order."""
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, papers_fts, row)")
+        return [(t, d) for t, d in conn.execute("SELECT term, doc FROM temp.v ORDER BY term") if term_docs.kept(t)]
+
+
+def kept_counts(db: Path) -> list[tuple[str, int]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
+
+
+def reingest(db: Path, folder: Path) -> None:
+    database = open_writable(db)
+    try:
+        ingest(database, [folder], as_of=AS_OF, prune=True)
+    finally:
+        database.conn.close()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    out = tmp_path / "profiles"
+    shutil.copytree(EXAMPLES, out)
+    (out / NAMESAKE).unlink()
+    return out
+
+
+def change(folder: Path) -> None:
+    """Edit an abstract, remove a profile, add one listing known papers only, add a namesake."""
+    chen = folder / "ex03_chen-ming.txt"
+    text = chen.read_text("utf-8")
+    assert SENTENCE in text
+    chen.write_text(text.replace(SENTENCE, SENTENCE + ADDED, 1), "utf-8")
+    (folder / "ex08_henrik-solberg.txt").unlink()
+    (folder / "ex10_kai-maren.txt").write_text("Kai Maren" + text.split("\n", 1)[1], "utf-8")
+    shutil.copy(EXAMPLES / NAMESAKE, folder / NAMESAKE)
+
+
+def test_after_a_fresh_ingest_the_table_holds_the_index_own_count_of_every_kept_term(
+    folder: Path, tmp_path: Path
+) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    counts = kept_counts(db)
+    assert counts == vocab_counts(db)
+    assert dict(counts)["compression"] >= 2 and "the" in dict(counts)  # stopwords are counted too
+    assert all(len(t) >= 2 and not t.isdigit() for t, _ in counts)
+
+
+def test_after_incremental_ingests_the_table_equals_the_index_and_a_clean_rebuild(folder: Path, tmp_path: Path) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    before = dict(kept_counts(db))
+    change(folder)
+    reingest(db, folder)
+    after = dict(kept_counts(db))
+    assert list(after.items()) == vocab_counts(db)
+    assert list(after.items()) == kept_counts(build_catalog(tmp_path / "clean.db", folder))
+    assert "zorbulated" in after and "zorbulated" not in before
+    assert after["maren"] == before.get("maren", 0) + 9  # Kai Maren's 9 papers, all already known
+    assert after != before and any(before[t] > after.get(t, 0) for t in before)  # Henrik's papers left
+    # Back to the first files: back to the first counts, terms no paper has any more removed.
+    (folder / "ex10_kai-maren.txt").unlink()
+    (folder / NAMESAKE).unlink()
+    shutil.copy(EXAMPLES / "ex03_chen-ming.txt", folder)
+    shutil.copy(EXAMPLES / "ex08_henrik-solberg.txt", folder)
+    reingest(db, folder)
+    assert dict(kept_counts(db)) == before
+
+
+@pytest.mark.parametrize("where", ["term counts", "vectors"])
+def test_a_failure_inside_the_sync_leaves_the_counts_as_they_were(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    before = kept_counts(db)
+    change(folder)
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("sync failed")
+
+    monkeypatch.setattr(*(term_docs, "_counts") if where == "term counts" else (vectors, "refresh"), broken)
+    with pytest.raises(RuntimeError, match="sync failed"):
+        reingest(db, folder)
+    assert kept_counts(db) == before == vocab_counts(db)
+    monkeypatch.undo()
+    reingest(db, folder)  # and the next ingest brings it up to date
+    assert kept_counts(db) == vocab_counts(db) != before
+
+
+def test_document_frequencies_reads_the_kept_counts(folder: Path, tmp_path: Path) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("UPDATE term_docs SET docs = 12345 WHERE term = 'compression'")
+        conn.commit()
+    conn = open_readonly(db)
+    try:
+        found = terms.document_frequencies(conn, ["compression", "zorbulated", "scene"])
+    finally:
+        conn.close()
+    assert found == {"compression": 12345, "scene": dict(vocab_counts(db))["scene"]}
+
+
+def downgrade(db: Path) -> None:
+    """Make *db* what scholar-catalog built at schema version 3: no term_docs table."""
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("DROP TABLE term_docs")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        conn.commit()
+
+
+def test_a_schema_3_catalog_is_refused_by_the_server_and_upgraded_in_place_by_ingest(
+    folder: Path, tmp_path: Path
+) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    fresh = kept_counts(db)
+    downgrade(db)
+    with pytest.raises(CatalogError, match=r"schema version 3.*run `scholar-catalog ingest .*--rebuild"):
+        open_readonly(db)
+    open_writable(db).conn.close()
+    assert kept_counts(db) == fresh
+    conn = open_readonly(db)
+    try:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
+    finally:
+        conn.close()
+
+
+def test_an_upgrade_that_fails_leaves_the_schema_3_catalog_as_it_was(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    downgrade(db)
+    monkeypatch.setattr(term_docs, "kept", lambda term: 1 / 0)
+    with pytest.raises(CatalogError, match="division by zero"):
+        open_writable(db)
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'term_docs'").fetchone() is None
