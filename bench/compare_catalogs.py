@@ -9,7 +9,8 @@ round by round, edits files (scores, h-index, abstracts cut or lengthened, a tit
 some (rejected), deletes some (``--prune``), restores and adds files, and ingests again with both.
 After every round the two catalogs must hold the same rows with the same row ids in every table
 (a listing's title and abstract read as the listing gives them, whatever the storage), pass FTS5's
-``integrity-check``, and give the same ``MATCH`` answers with the same ``bm25`` scores for a sample
+``integrity-check``, hold in ``term_docs`` (where the new one has it) each term's paper count as
+both indexes count it, and give the same ``MATCH`` answers with the same ``bm25`` scores for a sample
 of words, prefixes and phrases. ``--env NAME=VALUE`` (repeatable) is set for the new command only,
 e.g. to compare its one-process and worker-process ingest. Exit status 1 on any difference.
 """
@@ -85,6 +86,13 @@ def fts_answers(conn: sqlite3.Connection, queries: list[str]) -> list[Any]:
     return out
 
 
+def index_counts(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+    """Each term's number of papers as FTS5 counts it, for the terms ``term_docs`` keeps."""
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.compare_vocab USING fts5vocab(main, papers_fts, row)")
+    rows = conn.execute("SELECT term, doc FROM temp.compare_vocab ORDER BY term").fetchall()
+    return [(t, d) for t, d in rows if 2 <= len(t) <= 40 and not t.isdigit()]
+
+
 def compare(old_db: Path, new_db: Path, rng: random.Random, label: str) -> list[str]:
     problems: list[str] = []
     with sqlite3.connect(old_db) as old, sqlite3.connect(new_db) as new:
@@ -104,6 +112,10 @@ def compare(old_db: Path, new_db: Path, rng: random.Random, label: str) -> list[
         ).fetchone()[0]
         if stored_twice:  # the new catalog keeps a listing's title and abstract only where they differ
             problems.append(f"{label}: {stored_twice} listings of the new catalog store the paper's text again")
+        if new.execute("SELECT 1 FROM sqlite_master WHERE name = 'term_docs'").fetchone():
+            counts = new.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
+            if counts != index_counts(old) or counts != index_counts(new):
+                problems.append(f"{label}: the new catalog's term_docs differs from the index's own counts")
         queries = fts_queries(old, rng, 60)
         if fts_answers(old, queries) != fts_answers(new, queries):
             problems.append(f"{label}: full-text answers differ")
