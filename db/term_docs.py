@@ -21,6 +21,9 @@ from typing import Any
 TABLE = "term_docs"
 TOKENIZER = "unicode61 remove_diacritics 2"  # the catalog's (schema.create_schema)
 MIN_TERM, MAX_TERM = 2, 40
+# Counting a changed text costs about as much as recounting 4-5 papers from the catalog's own index
+# (0.047 vs 0.010 ms here): with that many more texts than papers, ``apply`` recounts instead.
+RECOUNT_RATIO = 4
 _DELTA, _DELTA_VOCAB = "temp.term_docs_delta", "temp.term_docs_delta_vocab"
 
 
@@ -34,7 +37,8 @@ def create(conn: sqlite3.Connection) -> None:
 
 
 def fill(conn: sqlite3.Connection) -> None:
-    """Count every kept term from the full-text index (once: upgrading a catalog made before the table)."""
+    """Count every kept term from the full-text index (upgrading a catalog made before the table, or
+    where a batch changed so much of a small catalog that this is cheaper than a delta)."""
     create(conn)
     conn.execute(f"DELETE FROM {TABLE}")
     conn.execute("CREATE VIRTUAL TABLE temp.term_docs_fill USING fts5vocab(main, papers_fts, row)")
@@ -54,16 +58,22 @@ def _text(values: tuple[Any, ...] | None) -> str:
 def apply(conn: sqlite3.Connection, changes: Iterable[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]]) -> None:
     """Move the counts by the papers whose indexed values changed from ``old`` to ``new`` (None: no paper).
 
-    Runs inside the caller's transaction, so a failure after it takes its changes back too.
+    Call it with the index already updated (a recount reads it). Runs inside the caller's transaction,
+    so a failure after it takes its changes back too.
     """
     changed = [(old, new) for old, new in changes if old != new]
     if not changed:
+        return
+    texts = sum((old is not None) + (new is not None) for old, new in changed)
+    papers = conn.execute("SELECT max(rowid) FROM papers").fetchone()[0] or 0
+    if texts * RECOUNT_RATIO >= papers:  # the first batches of a new catalog: a recount is cheaper
+        fill(conn)
         return
     delta: dict[str, int] = {}
     for side, sign in ((0, -1), (1, 1)):
         for term, docs in _counts(conn, [_text(pair[side]) for pair in changed if pair[side] is not None]):
             delta[term] = delta.get(term, 0) + sign * docs
-    rows = [(term, d) for term, d in delta.items() if d and kept(term)]
+    rows = sorted((term, d) for term, d in delta.items() if d and kept(term))  # in key order: fewer pages
     conn.executemany(
         f"INSERT INTO {TABLE}(term, docs) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET docs = docs + excluded.docs",
         rows,

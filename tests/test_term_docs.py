@@ -47,6 +47,13 @@ def reingest(db: Path, folder: Path) -> None:
         database.conn.close()
 
 
+@pytest.fixture(params=["by delta", "by recount"])
+def way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each batch's counts moved by the delta of its texts, or recounted from the index (a small catalog)."""
+    monkeypatch.setattr(term_docs, "RECOUNT_RATIO", 0 if request.param == "by delta" else 10**9)
+    return request.param
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     out = tmp_path / "profiles"
@@ -67,7 +74,7 @@ def change(folder: Path) -> None:
 
 
 def test_after_a_fresh_ingest_the_table_holds_the_index_own_count_of_every_kept_term(
-    folder: Path, tmp_path: Path
+    folder: Path, tmp_path: Path, way: str
 ) -> None:
     db = build_catalog(tmp_path / "c.db", folder)
     counts = kept_counts(db)
@@ -76,7 +83,9 @@ def test_after_a_fresh_ingest_the_table_holds_the_index_own_count_of_every_kept_
     assert all(len(t) >= 2 and not t.isdigit() for t, _ in counts)
 
 
-def test_after_incremental_ingests_the_table_equals_the_index_and_a_clean_rebuild(folder: Path, tmp_path: Path) -> None:
+def test_after_incremental_ingests_the_table_equals_the_index_and_a_clean_rebuild(
+    folder: Path, tmp_path: Path, way: str
+) -> None:
     db = build_catalog(tmp_path / "c.db", folder)
     before = dict(kept_counts(db))
     change(folder)
@@ -100,9 +109,12 @@ def test_after_incremental_ingests_the_table_equals_the_index_and_a_clean_rebuil
 def test_a_failure_inside_the_sync_leaves_the_counts_as_they_were(
     folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
+    monkeypatch.setattr(term_docs, "RECOUNT_RATIO", 0)  # by delta: a recount cannot fail half-way otherwise
     db = build_catalog(tmp_path / "c.db", folder)
     before = kept_counts(db)
     change(folder)
+
+    real = term_docs._counts if where == "term counts" else vectors.refresh
 
     def broken(*args: object) -> None:
         raise RuntimeError("sync failed")
@@ -111,7 +123,7 @@ def test_a_failure_inside_the_sync_leaves_the_counts_as_they_were(
     with pytest.raises(RuntimeError, match="sync failed"):
         reingest(db, folder)
     assert kept_counts(db) == before == vocab_counts(db)
-    monkeypatch.undo()
+    monkeypatch.setattr(*(term_docs, "_counts", real) if where == "term counts" else (vectors, "refresh", real))
     reingest(db, folder)  # and the next ingest brings it up to date
     assert kept_counts(db) == vocab_counts(db) != before
 
