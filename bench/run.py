@@ -53,6 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # bench/generate.py
 import report  # bench/report.py
 
+from scholar_catalog.db.terms import tokens
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
@@ -486,7 +488,15 @@ def workloads(catalog: Path, manifest: dict, calls: int, seed: int) -> list[tupl
         chosen = [rng.choice(pool) for _ in range(n)] if pool else []
         return [{"profile_id_a": owner_profile[a], "profile_id_b": owner_profile[b]} for a, b in chosen]
 
-    experts = [{"topic": query()} for _ in range(calls)]
+    def topic() -> str:
+        """query()'s words, redrawn while they are only stopwords (find_experts refuses those, as documented)."""
+        for _ in range(20):
+            text = query()
+            if tokens(text):
+                return text
+        return "graph"
+
+    experts = [{"topic": topic()} for _ in range(calls)]
     similar_papers = [{"paper_id": pid} for pid, _ in sample_papers(catalog, rng, calls)]
     profiles = [o["profile_id"] for o in [*manifest["owners"], *manifest["hubs"]]]  # namesakes need a profile_id
     similar_authors = [
