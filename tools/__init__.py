@@ -10,7 +10,9 @@ from .catalog import catalog_stats
 from .common import ToolInputError
 from .network import collaboration_path, shared_coauthors
 from .papers import get_paper, search_papers
-from .topics import find_experts, similar_authors, similar_papers, topic_trends
+from .similar import similar_authors, similar_papers
+from .topics import find_experts
+from .trends import topic_trends
 
 __all__ = [
     "ToolInputError",

@@ -34,7 +34,7 @@ from .models import (
     Resolution,
     SearchAuthorsResult,
 )
-from .topics import author_topics
+from .profiles import author_topics
 
 TRUNCATION_NOTE = (
     "Author lists in profiles are truncated ('et al.'), so coauthor counts are lower bounds: "

@@ -241,7 +241,7 @@ class StatsResult(Model):
     note: str | None = None
 
 
-# -- questions by meaning (tools/topics.py) ----------------------------------------------
+# -- questions by meaning (tools/topics.py, similar.py, trends.py) -------------------------------
 
 Method = Literal["lexical", "hybrid"]
 
