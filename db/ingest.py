@@ -351,7 +351,11 @@ class Ingester(RowWriter):
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?)", [now_iso()])
         self._author_ids.clear()  # some of them were just deleted
         self._affiliation_ids.clear()
-        self.commit()
+        self._final_batch = True
+        try:
+            self.commit()
+        finally:
+            self._final_batch = False
         # Refresh the query planner's statistics where they are stale; only an optimisation, so a busy
         # or full database must not fail the ingest.
         with contextlib.suppress(sqlite3.OperationalError):

@@ -34,6 +34,7 @@ class FtsUpkeep:
         self._fts_indexes_row_columns = self._fts_columns == ["title", "abstract", "author_search"]
         self._fts_triggers: list[str] = []  # SQL of the triggers dropped for this batch, to recreate
         self._fts_dirty: dict[int, tuple[Any, ...] | None] = {}  # paper -> indexed values at batch start
+        self._final_batch = False  # the run's last batch (Ingester.finish): counts deferred to it are made
 
     def _suspend_fts_triggers(self) -> None:
         """Drop the FTS triggers inside the batch's transaction (a catalog laid out otherwise keeps them)."""
@@ -92,7 +93,7 @@ class FtsUpkeep:
                 f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})",
                 [(pid, *new) for pid, new in now.items() if dirty[pid] != new],
             )
-            term_docs.apply(c, [(old, now.get(pid)) for pid, old in dirty.items()])
+            term_docs.apply(c, [(old, now.get(pid)) for pid, old in dirty.items()], final=self._final_batch)
             vectors.refresh(c, [pid for pid, old in dirty.items() if old is None or now.get(pid) != old])
             for sql in self._fts_triggers:
                 c.execute(sql)

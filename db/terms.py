@@ -71,23 +71,44 @@ def term_counts(title: str, abstract: str) -> Counter[str]:
     return counts
 
 
+VOCAB_TABLE = "temp.papers_vocab"
+
+
+def ensure_vocab(conn: sqlite3.Connection) -> None:
+    """Create the connection's ``fts5vocab`` view of the index (in the temp schema, once per connection).
+
+    Read-only catalog connections run with ``query_only``, which refuses even temp tables:
+    it is lifted for this one statement (``mode=ro`` still keeps the catalog itself unwritable).
+    """
+    if conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'papers_vocab'").fetchone():
+        return
+    query_only = conn.execute("PRAGMA query_only").fetchone()[0]
+    try:
+        conn.execute("PRAGMA query_only = OFF")
+        conn.execute(f"CREATE VIRTUAL TABLE {VOCAB_TABLE} USING fts5vocab(main, papers_fts, row)")
+    finally:
+        conn.execute(f"PRAGMA query_only = {int(query_only)}")
+
+
 def document_frequencies(
     conn: sqlite3.Connection, terms: Iterable[str], cache: dict[str, int] | None = None
 ) -> dict[str, int]:
     """How many papers contain each term (any indexed column); terms no paper has are left out.
 
     One index lookup per term in the ``term_docs`` table ingest keeps (:mod:`scholar_catalog.db.term_docs`);
-    *cache* (valid while the catalog is unchanged) remembers every answer.
+    while an ingest building much of the catalog has deferred those counts to its end, FTS5 counts them
+    itself (``fts5vocab`` walks each term's postings: slower, same answer). *cache* (valid while the
+    catalog is unchanged) remembers every answer.
     """
     cache = {} if cache is None else cache
     wanted = sorted({t for t in terms if t not in cache})
     if wanted:
-        found = dict(
-            conn.execute(
-                f"SELECT term, docs FROM {term_docs.TABLE} WHERE term IN (SELECT value FROM json_each(?))",
-                [json.dumps(wanted)],
-            ).fetchall()
-        )
+        if term_docs.is_stale(conn):
+            ensure_vocab(conn)
+            sql = f"SELECT term, doc FROM {VOCAB_TABLE} WHERE term IN (SELECT value FROM json_each(?))"
+        else:
+            sql = f"SELECT term, docs FROM {term_docs.TABLE} WHERE term IN (SELECT value FROM json_each(?))"
+        found = dict(conn.execute(sql, [json.dumps(wanted)]).fetchall())
         if len(cache) > 500_000:
             cache.clear()
         for term in wanted:

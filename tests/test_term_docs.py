@@ -177,3 +177,43 @@ def test_an_upgrade_that_fails_leaves_the_schema_3_catalog_as_it_was(
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
         assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'term_docs'").fetchone() is None
+
+
+def stale(db: Path) -> bool:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute("SELECT 1 FROM meta WHERE key = ?", [term_docs.STALE_KEY]).fetchone() is not None
+
+
+def test_a_new_catalog_is_counted_once_at_the_end_and_reads_meanwhile_count_from_the_index(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(term_docs, "RECOUNT_RATIO", 10**9)  # every batch changes "much" of the catalog
+    fills: list[int] = []
+    real_fill = term_docs.fill
+    monkeypatch.setattr(term_docs, "fill", lambda conn: (fills.append(1), real_fill(conn))[1])
+    monkeypatch.setattr("scholar_catalog.db.ingest.BATCH_FILES", 2)  # several batches
+
+    def stopped(self: object) -> None:
+        raise KeyboardInterrupt  # the run stops after its batches were committed, before its last one
+
+    monkeypatch.setattr("scholar_catalog.db.ingest.Ingester.finish", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        build_catalog(tmp_path / "c.db", folder)
+    db = tmp_path / "c.db"
+    assert stale(db) and fills == []
+    truth = dict(vocab_counts(db))
+    conn = open_readonly(db)
+    try:  # the counts lag, so reads ask the index itself: the same answers
+        assert terms.document_frequencies(conn, ["compression", "scene", "zorbulated"]) == {
+            "compression": truth["compression"],
+            "scene": truth["scene"],
+        }
+    finally:
+        conn.close()
+
+    monkeypatch.undo()
+    monkeypatch.setattr(term_docs, "fill", lambda conn: (fills.append(1), real_fill(conn))[1])
+    change(folder)
+    reingest(db, folder)  # the next run's last batch counts once
+    assert not stale(db) and fills == [1]
+    assert kept_counts(db) == vocab_counts(db)
