@@ -122,6 +122,7 @@ class Ingester(RowWriter):
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.as_of = as_of
+        self._as_of_iso = as_of.isoformat() if as_of is not None else ""
         self._author_ids: dict[str, int] = {}
         self._affiliation_ids: dict[str, int] = {}
         self._new_authors: list[str] = []
@@ -131,6 +132,7 @@ class Ingester(RowWriter):
         self._batch_started = 0.0
         self._seen: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its realpath
+        self._located: dict[Path, tuple[str, os.stat_result]] = {}  # plan_read's _locate, for apply_file
         self._init_fts()  # full-text index upkeep for the open batch (see ingest_fts)
         self._known: dict[str, tuple[str, int | None, int | None, str, str]] = {
             row[0]: (row[1], row[2], row[3], row[4], row[5])
@@ -206,11 +208,12 @@ class Ingester(RowWriter):
             resolved, st = self._locate(path)
         except OSError:
             return None
+        self._located[path] = (resolved, st)  # apply_file's stat: taken before any read of the file
         known = self._known.get(profile_id_for(path))
-        as_of = self.as_of or datetime.fromtimestamp(st.st_mtime, UTC).date()
+        as_of, as_of_iso = self._as_of_for(st)
         if st.st_size > MAX_FILE_BYTES or (
             known is not None
-            and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of.isoformat())
+            and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of_iso)
         ):
             return None
         return path, str(path), st.st_size, st.st_mtime_ns, as_of
@@ -223,7 +226,7 @@ class Ingester(RowWriter):
         shown = str(path)
         pid = profile_id_for(path)
         try:
-            resolved, st = self._locate(path)
+            resolved, st = self._located.pop(path, None) or self._locate(path)
         except OSError as err:
             return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
         if (other := self._seen.get(pid)) is not None and other != resolved:
@@ -235,13 +238,13 @@ class Ingester(RowWriter):
             )
         self._seen[pid] = resolved
         known = self._known.get(pid)
-        as_of = self.as_of or datetime.fromtimestamp(st.st_mtime, UTC).date()
+        as_of, as_of_iso = self._as_of_for(st)
         if (
             known is not None
             and known[0] == resolved
             and known[1] == st.st_size
             and known[2] == st.st_mtime_ns
-            and known[4] == as_of.isoformat()
+            and known[4] == as_of_iso
         ):
             return FileOutcome(shown, "unchanged", pid)
         if st.st_size > MAX_FILE_BYTES:
@@ -253,7 +256,7 @@ class Ingester(RowWriter):
         digest = loaded.digest
 
         self._begin_batch()
-        if known is not None and known[3] == digest and known[4] == as_of.isoformat():
+        if known is not None and known[3] == digest and known[4] == as_of_iso:
             # Same content and reference date (moved, or touched within the day): remember where we saw it.
             self.conn.execute(
                 "UPDATE profiles SET source_path = ?, source_size = ?, source_mtime_ns = ? WHERE id = ?",
@@ -285,19 +288,27 @@ class Ingester(RowWriter):
         self.conn.execute("RELEASE profile_file")
         self._new_authors.clear()
         self._new_affiliations.clear()
-        self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, digest, as_of.isoformat())
+        self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, digest, as_of_iso)
         self._maybe_commit()
         return FileOutcome(shown, "applied", pid, papers_new=new, papers_updated=updated)
 
+    def _as_of_for(self, st: os.stat_result) -> tuple[date, str]:
+        """The reference date a file is read for (given, or its mtime's day), and its ISO form."""
+        if self.as_of is not None:
+            return self.as_of, self._as_of_iso
+        as_of = datetime.fromtimestamp(st.st_mtime, UTC).date()
+        return as_of, as_of.isoformat()
+
     def _locate(self, path: Path) -> tuple[str, os.stat_result]:
         """``str(path.resolve())`` and ``path.stat()``, resolving each folder only once."""
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode) or path.name in ("", ".", ".."):
+        text = os.fspath(path)
+        st = os.lstat(text)
+        folder, name = os.path.split(text)  # str(path.parent) and path.name, "" for "." (the same realpath)
+        if stat.S_ISLNK(st.st_mode) or name in ("", ".", ".."):
             return str(path.resolve()), path.stat()
-        folder = str(path.parent)
         if (real := self._folders.get(folder)) is None:
             real = self._folders[folder] = os.path.realpath(folder)
-        return os.path.join(real, path.name), st  # what realpath gives when the last part is no link
+        return os.path.join(real, name), st  # what realpath gives when the last part is no link
 
     def _rollback_savepoint(self, mark_authors: int, mark_affiliations: int) -> None:
         try:

@@ -40,7 +40,17 @@ class RowWriter(FtsUpkeep):
         self, pid: str, profile: Profile, resolved: str, st: os.stat_result, digest: str, as_of: date
     ) -> tuple[int, int]:
         c = self.conn
-        affected = {row[0] for row in c.execute("SELECT paper_id FROM listings WHERE profile_id = ?", [pid])}
+        # What the profile listed before (the parts the merge reads; title and abstract NULL where the paper's).
+        before = {
+            row[0]: row[1:]
+            for row in c.execute(
+                """SELECT paper_id, date, date_raw, category, has_code, authors_raw, title, abstract FROM listings
+                   WHERE profile_id = ?""",
+                [pid],
+            )
+        }
+        affected = set(before)
+        owner_before = c.execute("SELECT name, name_norm FROM authors WHERE profile_id = ?", [pid]).fetchone()
         c.execute("DELETE FROM listings WHERE profile_id = ?", [pid])
         c.execute(
             """INSERT INTO profiles (id, name, name_norm, primary_category, h_index, papers_declared,
@@ -87,6 +97,10 @@ class RowWriter(FtsUpkeep):
             )
 
         owner = c.execute("SELECT id, name, name_norm FROM authors WHERE profile_id = ?", [pid]).fetchone()
+        # A paper whose listing here gives the merge exactly what it gave before (same owner name too) keeps
+        # the fields merged from its listings: refreshing it would find nothing to change (see _same_listing).
+        same_owner = owner_before is not None and tuple(owner_before) == (owner[1], owner[2])
+        unchanged: set[int] = set()
 
         # Papers first seen in this file: their only listing is this profile's, so refresh_paper gets
         # what it would otherwise read back (the listing, the row as inserted, no authors yet).
@@ -143,6 +157,14 @@ class RowWriter(FtsUpkeep):
             seen_in_file.add(paper_id)
             affected.add(paper_id)
             title, abstract = (entry.title, entry.abstract) if paper_id in fresh else texts[paper_id]
+            if same_owner and (old := before.get(paper_id)) is not None:
+                merged_from = (entry.date, entry.date_raw, entry.category, int(entry.has_code), authors_raw)
+                if (
+                    old[:5] == merged_from
+                    and (title if old[5] is None else old[5]) == entry.title
+                    and (abstract if old[6] is None else old[6]) == entry.abstract
+                ):
+                    unchanged.add(paper_id)
             listing_rows.append(
                 (
                     pid,
@@ -167,6 +189,7 @@ class RowWriter(FtsUpkeep):
         if len(listing_rows) != len(profile.entries):  # a paper listed twice counts once
             c.execute("UPDATE profiles SET papers_listed = ? WHERE id = ?", [len(listing_rows), pid])
         updated = 0
+        affected -= unchanged
         known = self._prefetch([paper_id for paper_id in affected if paper_id not in fresh])
         for paper_id in sorted(affected):
             if paper_id in fresh:

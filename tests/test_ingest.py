@@ -615,6 +615,32 @@ def test_discover(tmp_path: Path) -> None:
         list(discover([tmp_path / "nope"]))
 
 
+def test_discover_finds_what_rglob_and_is_file_find_in_the_same_order(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    for rel in ("b.txt", ".hidden.txt", ".txt", "B.TXT", "x.txt.bak", "sub/a.txt", ".dot/c.txt", "z/y/x/deep.txt"):
+        write(root / rel, "x")
+    (root / "folder.txt").mkdir()
+    write(root / "folder.txt" / "inner.txt", "x")
+    write(tmp_path / "outside" / "o.txt", "x")
+    (root / "linked-folder").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (root / "link.txt").symlink_to(tmp_path / "outside" / "o.txt")
+    (root / "broken.txt").symlink_to(tmp_path / "missing.txt")
+    (root / "loop.txt").symlink_to(root / "loop.txt")
+    expected = sorted(p for p in root.rglob("*.txt") if p.is_file())
+    found = list(discover([root]))
+    assert found == expected
+    assert [p.relative_to(root).as_posix() for p in found] == [
+        ".dot/c.txt",
+        ".hidden.txt",
+        ".txt",
+        "b.txt",
+        "folder.txt/inner.txt",
+        "link.txt",
+        "sub/a.txt",
+        "z/y/x/deep.txt",
+    ]
+
+
 def test_same_paper_twice_in_one_profile_keeps_the_first_listing(tmp_path: Path) -> None:
     write(
         tmp_path / "in" / "p.txt",
