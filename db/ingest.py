@@ -64,7 +64,7 @@ Status = Literal["applied", "unchanged", "rejected"]
 # A batch (one transaction) ends after this many files or seconds: readers see progress that often.
 BATCH_FILES = 2000
 BATCH_SECONDS = 2.0
-MAX_CACHED_IDS = 200_000  # listed-author and affiliation ids remembered across batches
+MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across batches
 # Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
 INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
@@ -132,10 +132,11 @@ class Ingester(RowWriter):
         self._batch_started = 0.0
         self._seen: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its realpath
-        self._located: dict[Path, tuple[str, os.stat_result]] = {}  # plan_read's _locate, for apply_file
+        self._located: dict[Path, tuple[str, str, os.stat_result]] = {}  # plan_read's _locate, for apply_file
         self._init_fts()  # full-text index upkeep for the open batch (see ingest_fts)
+        dates: dict[str, str] = {}  # one string per reference date (most profiles share one)
         self._known: dict[str, tuple[str, int | None, int | None, str, str]] = {
-            row[0]: (row[1], row[2], row[3], row[4], row[5])
+            row[0]: (row[1], row[2], row[3], row[4], dates.setdefault(row[5], row[5]))
             for row in self.conn.execute(
                 "SELECT id, source_path, source_size, source_mtime_ns, content_hash, as_of FROM profiles"
             )
@@ -204,12 +205,13 @@ class Ingester(RowWriter):
 
     def plan_read(self, path: Path) -> Job | None:
         """What apply_file will read of *path*, as far as can be told now (None: nothing, or unreadable)."""
+        pid = profile_id_for(path)
         try:
             resolved, st = self._locate(path)
         except OSError:
             return None
-        self._located[path] = (resolved, st)  # apply_file's stat: taken before any read of the file
-        known = self._known.get(profile_id_for(path))
+        self._located[path] = (pid, resolved, st)  # apply_file's stat: taken before any read of the file
+        known = self._known.get(pid)
         as_of, as_of_iso = self._as_of_for(st)
         if st.st_size > MAX_FILE_BYTES or (
             known is not None
@@ -224,11 +226,14 @@ class Ingester(RowWriter):
         *loaded* is what a :class:`ReadAhead` read of it, if it did (used if the file is unchanged since).
         """
         shown = str(path)
-        pid = profile_id_for(path)
-        try:
-            resolved, st = self._located.pop(path, None) or self._locate(path)
-        except OSError as err:
-            return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
+        if (located := self._located.pop(path, None)) is not None:
+            pid, resolved, st = located
+        else:
+            pid = profile_id_for(path)
+            try:
+                resolved, st = self._locate(path)
+            except OSError as err:
+                return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
         if (other := self._seen.get(pid)) is not None and other != resolved:
             return FileOutcome(
                 shown,
@@ -236,8 +241,8 @@ class Ingester(RowWriter):
                 pid,
                 f"{shown}: profile id {pid!r} is already used by {other}; file stems must be unique",
             )
-        self._seen[pid] = resolved
         known = self._known.get(pid)
+        self._seen[pid] = known[0] if known is not None and known[0] == resolved else resolved  # one copy kept
         as_of, as_of_iso = self._as_of_for(st)
         if (
             known is not None
