@@ -64,7 +64,7 @@ Status = Literal["applied", "unchanged", "rejected"]
 # A batch (one transaction) ends after this many files or seconds: readers see progress that often.
 BATCH_FILES = 2000
 BATCH_SECONDS = 2.0
-MAX_CACHED_IDS = 200_000  # listed-author and affiliation ids remembered across batches
+MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across batches
 # Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
 INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
@@ -122,6 +122,7 @@ class Ingester(RowWriter):
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.as_of = as_of
+        self._as_of_iso = as_of.isoformat() if as_of is not None else ""
         self._author_ids: dict[str, int] = {}
         self._affiliation_ids: dict[str, int] = {}
         self._new_authors: list[str] = []
@@ -131,9 +132,11 @@ class Ingester(RowWriter):
         self._batch_started = 0.0
         self._seen: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its realpath
+        self._located: dict[Path, tuple[str, str, os.stat_result]] = {}  # plan_read's _locate, for apply_file
         self._init_fts()  # full-text index upkeep for the open batch (see ingest_fts)
+        dates: dict[str, str] = {}  # one string per reference date (most profiles share one)
         self._known: dict[str, tuple[str, int | None, int | None, str, str]] = {
-            row[0]: (row[1], row[2], row[3], row[4], row[5])
+            row[0]: (row[1], row[2], row[3], row[4], dates.setdefault(row[5], row[5]))
             for row in self.conn.execute(
                 "SELECT id, source_path, source_size, source_mtime_ns, content_hash, as_of FROM profiles"
             )
@@ -202,15 +205,17 @@ class Ingester(RowWriter):
 
     def plan_read(self, path: Path) -> Job | None:
         """What apply_file will read of *path*, as far as can be told now (None: nothing, or unreadable)."""
+        pid = profile_id_for(path)
         try:
             resolved, st = self._locate(path)
         except OSError:
             return None
-        known = self._known.get(profile_id_for(path))
-        as_of = self.as_of or datetime.fromtimestamp(st.st_mtime, UTC).date()
+        self._located[path] = (pid, resolved, st)  # apply_file's stat: taken before any read of the file
+        known = self._known.get(pid)
+        as_of, as_of_iso = self._as_of_for(st)
         if st.st_size > MAX_FILE_BYTES or (
             known is not None
-            and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of.isoformat())
+            and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of_iso)
         ):
             return None
         return path, str(path), st.st_size, st.st_mtime_ns, as_of
@@ -221,11 +226,14 @@ class Ingester(RowWriter):
         *loaded* is what a :class:`ReadAhead` read of it, if it did (used if the file is unchanged since).
         """
         shown = str(path)
-        pid = profile_id_for(path)
-        try:
-            resolved, st = self._locate(path)
-        except OSError as err:
-            return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
+        if (located := self._located.pop(path, None)) is not None:
+            pid, resolved, st = located
+        else:
+            pid = profile_id_for(path)
+            try:
+                resolved, st = self._locate(path)
+            except OSError as err:
+                return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
         if (other := self._seen.get(pid)) is not None and other != resolved:
             return FileOutcome(
                 shown,
@@ -233,15 +241,15 @@ class Ingester(RowWriter):
                 pid,
                 f"{shown}: profile id {pid!r} is already used by {other}; file stems must be unique",
             )
-        self._seen[pid] = resolved
         known = self._known.get(pid)
-        as_of = self.as_of or datetime.fromtimestamp(st.st_mtime, UTC).date()
+        self._seen[pid] = known[0] if known is not None and known[0] == resolved else resolved  # one copy kept
+        as_of, as_of_iso = self._as_of_for(st)
         if (
             known is not None
             and known[0] == resolved
             and known[1] == st.st_size
             and known[2] == st.st_mtime_ns
-            and known[4] == as_of.isoformat()
+            and known[4] == as_of_iso
         ):
             return FileOutcome(shown, "unchanged", pid)
         if st.st_size > MAX_FILE_BYTES:
@@ -253,7 +261,7 @@ class Ingester(RowWriter):
         digest = loaded.digest
 
         self._begin_batch()
-        if known is not None and known[3] == digest and known[4] == as_of.isoformat():
+        if known is not None and known[3] == digest and known[4] == as_of_iso:
             # Same content and reference date (moved, or touched within the day): remember where we saw it.
             self.conn.execute(
                 "UPDATE profiles SET source_path = ?, source_size = ?, source_mtime_ns = ? WHERE id = ?",
@@ -285,19 +293,27 @@ class Ingester(RowWriter):
         self.conn.execute("RELEASE profile_file")
         self._new_authors.clear()
         self._new_affiliations.clear()
-        self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, digest, as_of.isoformat())
+        self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, digest, as_of_iso)
         self._maybe_commit()
         return FileOutcome(shown, "applied", pid, papers_new=new, papers_updated=updated)
 
+    def _as_of_for(self, st: os.stat_result) -> tuple[date, str]:
+        """The reference date a file is read for (given, or its mtime's day), and its ISO form."""
+        if self.as_of is not None:
+            return self.as_of, self._as_of_iso
+        as_of = datetime.fromtimestamp(st.st_mtime, UTC).date()
+        return as_of, as_of.isoformat()
+
     def _locate(self, path: Path) -> tuple[str, os.stat_result]:
         """``str(path.resolve())`` and ``path.stat()``, resolving each folder only once."""
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode) or path.name in ("", ".", ".."):
+        text = os.fspath(path)
+        st = os.lstat(text)
+        folder, name = os.path.split(text)  # str(path.parent) and path.name, "" for "." (the same realpath)
+        if stat.S_ISLNK(st.st_mode) or name in ("", ".", ".."):
             return str(path.resolve()), path.stat()
-        folder = str(path.parent)
         if (real := self._folders.get(folder)) is None:
             real = self._folders[folder] = os.path.realpath(folder)
-        return os.path.join(real, path.name), st  # what realpath gives when the last part is no link
+        return os.path.join(real, name), st  # what realpath gives when the last part is no link
 
     def _rollback_savepoint(self, mark_authors: int, mark_affiliations: int) -> None:
         try:

@@ -33,16 +33,11 @@ ENV_WORKERS = "SCHOLAR_CATALOG_INGEST_WORKERS"
 READ_AHEAD_MIN_FILES = 200  # fewer files than this are read in the writer (starting workers costs ~0.1 s)
 CHUNK_FILES = 32  # files per message to a worker
 CHUNKS_AHEAD = 6  # chunks in flight: bounds the memory held by results not yet applied
-SCAN_AHEAD = 2_000  # files looked at per refill: past a long run of unchanged files the writer goes on alone
+SCAN_AHEAD = 16_000  # files looked at per refill: past a long run of unchanged files the writer goes on alone
 
 
 class UsageError(ValueError):
     """A bad argument to ingest (a path that does not exist, ...)."""
-
-
-def _path_order(path: Path) -> tuple[str, ...]:
-    """The order ``sorted()`` puts paths in (``PurePath.__lt__`` compares the parts), computed faster."""
-    return path.parts
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
@@ -50,13 +45,44 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            yield from sorted((p for p in path.rglob("*.txt") if p.is_file()), key=_path_order)
+            yield from _txt_files(path)
         elif path.is_file():
             yield path
         elif path.exists():
             raise UsageError(f"{path}: not a regular file or directory")
         else:
             raise UsageError(f"{path}: no such file or directory")
+
+
+def _txt_files(folder: Path) -> Iterator[Path]:
+    """``sorted(p for p in folder.rglob("*.txt") if p.is_file())`` (Python 3.11), one ``scandir`` per folder.
+
+    The same rules: hidden files and folders included, symlinked folders not entered, a symlink to a
+    regular file included, unreadable folders skipped. ``DirEntry.is_file`` needs no ``stat`` except
+    for a symlink (``Path.is_file`` takes one per file). Each folder's entries are walked by name, a
+    subfolder where its name falls: the order ``sorted()`` gives paths, which compares them part by part.
+    """
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda entry: entry.name)
+    except PermissionError:
+        return
+    for entry in entries:
+        name = entry.name
+        try:
+            is_dir = entry.is_dir() and not entry.is_symlink()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            yield from _txt_files(folder / name)
+        elif name.endswith(".txt"):
+            child = folder / name
+            try:
+                is_file = entry.is_file()
+            except OSError:
+                is_file = child.is_file()  # Path.is_file's answer for a symlink loop and the like
+            if is_file:
+                yield child
 
 
 def profile_id_for(path: Path) -> str:

@@ -112,3 +112,41 @@ def _searchable_names(names: list[str]) -> str:
     """Names for the full-text index, plus accent-folded forms ("Łukasz" also as "lukasz")."""
     folded = [key for key in (_name_key(n) for n in names if not n.isascii()) if key.isascii()]
     return ", ".join([*names, *folded])
+
+
+def _merge_added_last(row: tuple[Any, ...], listing: tuple[Any, ...], dated_with_year: bool) -> _Added | None:
+    """What :func:`_merge` gives once *listing* is added, last by profile id, to a paper merged as *row*.
+
+    *row* is the papers row (``_UPDATE_PAPER``'s first eleven columns) merged from the other listings,
+    *dated_with_year* whether any of them gives a date with a year. The new listing takes neither the
+    title (it is not first) nor, here, the author line, the affiliations or the abstract: a listing
+    that would win one of those, or a row this cannot read back exactly, gives None (merge them all).
+    """
+    if row[1] is None or row[6] is None:
+        return None
+    names: list[str] = json.loads(row[6])
+    x_names, x_truncated = _split(listing[4])[:2]
+    if (len(x_names), not x_truncated) > (len(names), not row[7]) or listing[9] > len(row[1]):
+        return None  # the new line or abstract wins: the merged names and text change
+    owner_name, owner_key = listing[6], listing[7]
+    if not owner_key or owner_key != _name_key(owner_name) or not row[9] or not row[10].startswith(row[9]):
+        return None
+    when, category = row[2], row[4]
+    if ("," in listing[1], listing[0]) > (dated_with_year, when):  # ties go to the earlier listing
+        when, category = listing[0], listing[2]
+    keys = [_name_key(n) for n in names]
+    position = keys.index(owner_key) + 1 if owner_key in keys else None
+    author_names, author_search = row[9], row[10]
+    if position is None:  # the owner is not in the line: shown after the names (hidden), folded form last
+        folded = _name_key(owner_name)
+        tail = f", {folded}" if not owner_name.isascii() and folded.isascii() else ""
+        author_names = f"{row[9]}, {owner_name}"
+        author_search = author_names + row[10][len(row[9]) :] + tail
+    values = (*row[:2], when, int(when[:4]), category, int(bool(row[5]) or bool(listing[3])), *row[6:9])
+    return _Added((*values, author_names, author_search), position)
+
+
+@dataclass(slots=True)
+class _Added:
+    values: tuple[Any, ...]  # the papers row after the listing is added
+    position: int | None  # where the new owner's name is in the author line (None: not in it)

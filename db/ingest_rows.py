@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from .ingest_merge import (
     _fullest,
     _Known,
     _merge,
+    _merge_added_last,
     _Merged,
     _name_key,
     _title_key,
@@ -26,6 +28,17 @@ from .ingest_merge import (
 from .normalize import normalize_name
 from .parser import Profile
 from .schema import now_iso
+
+
+@dataclass(slots=True)
+class _AddedPlan:
+    """What adding one listing (last by profile id) changes in a paper: see RowWriter._plan_added."""
+
+    row: tuple[Any, ...]  # the papers row now
+    values: tuple[Any, ...]  # and after
+    owner_id: int  # the new listing's profile owner: an author of the paper
+    position: int | None  # where the owner's name is in the author line (None: not in it)
+    replaced: int | None  # the listed author of that name, whom the owner replaces there
 
 
 class RowWriter(FtsUpkeep):
@@ -40,7 +53,17 @@ class RowWriter(FtsUpkeep):
         self, pid: str, profile: Profile, resolved: str, st: os.stat_result, digest: str, as_of: date
     ) -> tuple[int, int]:
         c = self.conn
-        affected = {row[0] for row in c.execute("SELECT paper_id FROM listings WHERE profile_id = ?", [pid])}
+        # What the profile listed before (the parts the merge reads; title and abstract NULL where the paper's).
+        before = {
+            row[0]: row[1:]
+            for row in c.execute(
+                """SELECT paper_id, date, date_raw, category, has_code, authors_raw, title, abstract FROM listings
+                   WHERE profile_id = ?""",
+                [pid],
+            )
+        }
+        affected = set(before)
+        owner_before = c.execute("SELECT name, name_norm FROM authors WHERE profile_id = ?", [pid]).fetchone()
         c.execute("DELETE FROM listings WHERE profile_id = ?", [pid])
         c.execute(
             """INSERT INTO profiles (id, name, name_norm, primary_category, h_index, papers_declared,
@@ -87,6 +110,11 @@ class RowWriter(FtsUpkeep):
             )
 
         owner = c.execute("SELECT id, name, name_norm FROM authors WHERE profile_id = ?", [pid]).fetchone()
+        # A paper whose listing here gives the merge exactly what it gave before (same owner name too) keeps
+        # the fields merged from its listings: refreshing it would find nothing to change (see _same_listing).
+        same_owner = owner_before is not None and tuple(owner_before) == (owner[1], owner[2])
+        unchanged: set[int] = set()
+        added: dict[int, tuple[Any, ...]] = {}  # new listings of papers known before: refresh_paper's query row
 
         # Papers first seen in this file: their only listing is this profile's, so refresh_paper gets
         # what it would otherwise read back (the listing, the row as inserted, no authors yet).
@@ -143,6 +171,17 @@ class RowWriter(FtsUpkeep):
             seen_in_file.add(paper_id)
             affected.add(paper_id)
             title, abstract = (entry.title, entry.abstract) if paper_id in fresh else texts[paper_id]
+            if paper_id not in fresh and paper_id not in before:  # a paper known before, new to this profile
+                added[paper_id] = (entry.date, entry.date_raw, entry.category, int(entry.has_code), authors_raw)
+                added[paper_id] += (*owner, entry.title, len(entry.abstract), pid)
+            if same_owner and (old := before.get(paper_id)) is not None:
+                merged_from = (entry.date, entry.date_raw, entry.category, int(entry.has_code), authors_raw)
+                if (
+                    old[:5] == merged_from
+                    and (title if old[5] is None else old[5]) == entry.title
+                    and (abstract if old[6] is None else old[6]) == entry.abstract
+                ):
+                    unchanged.add(paper_id)
             listing_rows.append(
                 (
                     pid,
@@ -167,11 +206,16 @@ class RowWriter(FtsUpkeep):
         if len(listing_rows) != len(profile.entries):  # a paper listed twice counts once
             c.execute("UPDATE profiles SET papers_listed = ? WHERE id = ?", [len(listing_rows), pid])
         updated = 0
-        known = self._prefetch([paper_id for paper_id in affected if paper_id not in fresh])
+        affected -= unchanged
+        quick = self._plan_added(pid, added)
+        known = self._prefetch([paper_id for paper_id in affected if paper_id not in fresh and paper_id not in quick])
         for paper_id in sorted(affected):
             if paper_id in fresh:
                 listing, merged = fresh[paper_id]
                 self._refresh(paper_id, _Known([listing], None, merged.values, {}, set()), sink, merged)
+            elif (plan := quick.get(paper_id)) is not None:
+                self._apply_added(paper_id, plan)
+                updated += 1
             elif self.refresh_paper(paper_id, known.get(paper_id)) == "changed":
                 updated += 1
         authors_rows, affiliation_rows = sink
@@ -182,6 +226,66 @@ class RowWriter(FtsUpkeep):
         return len(fresh), updated
 
     # -- papers ---------------------------------------------------------------------
+
+    def _plan_added(self, pid: str, added: dict[int, tuple[Any, ...]]) -> dict[int, _AddedPlan]:
+        """For papers given a new listing by profile *pid* (already written), what refresh_paper would
+        write, where that follows from the paper's stored row without merging all its listings: *pid*
+        sorts after every other listing's profile (see :func:`_merge_added_last`). Reads only.
+        """
+        if not added:
+            return {}
+        c = self.conn
+        ids = json.dumps(sorted(added))
+        others = {
+            row[0]: (row[1], bool(row[2]))
+            for row in c.execute(
+                """SELECT paper_id, max(profile_id), max(instr(date_raw, ',') > 0) FROM listings
+                   WHERE paper_id IN (SELECT value FROM json_each(?)) AND profile_id != ? GROUP BY paper_id""",
+                [ids, pid],
+            )
+        }
+        plans: dict[int, _AddedPlan] = {}
+        for row in c.execute(
+            """SELECT id, title, abstract, date, year, category, has_code, authors_listed, authors_truncated,
+                      affiliations, author_names, author_search
+               FROM papers WHERE id IN (SELECT value FROM json_each(?))""",
+            [ids],
+        ):
+            paper_id, current = row[0], tuple(row[1:])
+            last, dated_with_year = others.get(paper_id, (None, False))
+            if last is None or not pid > last:
+                continue
+            result = _merge_added_last(current, added[paper_id], dated_with_year)
+            if result is None:
+                continue
+            replaced = None  # the listed author whose place in the line the new owner takes
+            if result.position is not None:
+                at = c.execute(
+                    "SELECT author_id, is_owner FROM paper_authors WHERE paper_id = ? AND position = ?",
+                    [paper_id, result.position],
+                ).fetchall()
+                if len(at) != 1:
+                    continue
+                if not at[0][1]:  # an earlier owner of the same name keeps the place otherwise
+                    replaced = at[0][0]
+            plans[paper_id] = _AddedPlan(current, result.values, added[paper_id][5], result.position, replaced)
+        return plans
+
+    def _apply_added(self, paper_id: int, plan: _AddedPlan) -> None:
+        """Write what :meth:`_plan_added` planned: the new owner's authorship and the row's new fields."""
+        c = self.conn
+        if plan.replaced is not None:
+            c.execute("DELETE FROM paper_authors WHERE paper_id = ? AND author_id = ?", [paper_id, plan.replaced])
+        position = plan.position if plan.replaced is not None else None
+        c.execute(
+            """INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, 1)
+               ON CONFLICT (paper_id, author_id) DO UPDATE SET position = excluded.position, is_owner = 1""",
+            [paper_id, plan.owner_id, position],
+        )
+        row = plan.row
+        if row != plan.values:
+            self._fts_touch(paper_id, (row[0], row[1], row[10]) if self._fts_indexes_row_columns else None)
+            c.execute(_UPDATE_PAPER, [*plan.values, paper_id])
 
     def _prefetch(self, paper_ids: list[int]) -> dict[int, _Known]:
         """What refresh_paper reads for each of *paper_ids*, in five queries instead of five per paper.

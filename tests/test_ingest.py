@@ -615,6 +615,75 @@ def test_discover(tmp_path: Path) -> None:
         list(discover([tmp_path / "nope"]))
 
 
+def test_discover_finds_what_rglob_and_is_file_find_in_the_same_order(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    for rel in ("b.txt", ".hidden.txt", ".txt", "B.TXT", "x.txt.bak", "sub/a.txt", ".dot/c.txt", "z/y/x/deep.txt"):
+        write(root / rel, "x")
+    (root / "folder.txt").mkdir()
+    write(root / "folder.txt" / "inner.txt", "x")
+    write(tmp_path / "outside" / "o.txt", "x")
+    (root / "linked-folder").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (root / "link.txt").symlink_to(tmp_path / "outside" / "o.txt")
+    (root / "broken.txt").symlink_to(tmp_path / "missing.txt")
+    (root / "loop.txt").symlink_to(root / "loop.txt")
+    expected = sorted(p for p in root.rglob("*.txt") if p.is_file())
+    found = list(discover([root]))
+    assert found == expected
+    assert [p.relative_to(root).as_posix() for p in found] == [
+        ".dot/c.txt",
+        ".hidden.txt",
+        ".txt",
+        "b.txt",
+        "folder.txt/inner.txt",
+        "link.txt",
+        "sub/a.txt",
+        "z/y/x/deep.txt",
+    ]
+
+
+def test_a_paper_listed_again_and_again_ends_as_a_full_merge_of_its_listings_makes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One paper listed by eight profiles in turn: owners in the line, hidden (one with an accent), a
+    # namesake, later dates with and without a year, code, a fuller author line and one with "et al.".
+    title, line = "Shared Kernels", "Bob Roe, Ann Lee"
+    listings = [
+        ("p1", "Ann Lee", "50.0LGJan 2, 2024", line),
+        ("p2", "Zoë Brandt", "60.0CVMar 3, 2024", line),
+        ("p3", "Bob Roe", "40.0LGJan 2, 2024Code", line),
+        ("p4", "Bob Roe", "45.0ROFeb 1, 2024", line),
+        ("p5", "Cy Dee", "30.0LGApr 5", line),
+        ("p6", "Dee Fox", "35.0NEMar 9, 2024", "Bob Roe et al."),
+        ("p7", "Eve Ng", "20.0LGJan 1, 2023", f"{line}, Eve Ng, Al Kim"),
+        ("p8", "Émile Zola", "25.0LGMay 1, 2024", line),
+    ]
+    for stem, owner, meta, authors in listings:
+        write(
+            tmp_path / "in" / f"{stem}.txt", profile(owner, (meta, title, authors), ("77.0LGJan 2, 2024", stem, owner))
+        )
+    fast = run(tmp_path / "fast.db", tmp_path / "in", as_of=AS_OF)
+
+    from scholar_catalog.db.ingest_rows import RowWriter
+
+    planned = RowWriter._plan_added
+    taken: list[int] = []
+    monkeypatch.setattr(
+        RowWriter, "_plan_added", lambda self, pid, added: taken.append(len(planned(self, pid, added))) or {}
+    )
+    full = run(tmp_path / "full.db", tmp_path / "in", as_of=AS_OF)
+    assert fast.ok and full.ok and (fast.papers_new, fast.papers_updated) == (full.papers_new, full.papers_updated)
+    assert sum(taken) >= 4  # most of the listings above took the short way in the first build
+    assert query(tmp_path / "fast.db", "SELECT rowid, * FROM paper_authors ORDER BY rowid") == query(
+        tmp_path / "full.db", "SELECT rowid, * FROM paper_authors ORDER BY rowid"
+    )
+    fast_rows, full_rows = dump(tmp_path / "fast.db"), dump(tmp_path / "full.db")
+    del fast_rows["profiles"], full_rows["profiles"]  # when each was ingested differs
+    assert fast_rows == full_rows
+    assert scalar(tmp_path / "fast.db", "SELECT author_names FROM papers WHERE title = ?", [title]) == (
+        "Bob Roe, Ann Lee, Eve Ng, Al Kim, Zoë Brandt, Cy Dee, Dee Fox, Émile Zola"
+    )
+
+
 def test_same_paper_twice_in_one_profile_keeps_the_first_listing(tmp_path: Path) -> None:
     write(
         tmp_path / "in" / "p.txt",
