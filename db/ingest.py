@@ -401,7 +401,8 @@ def _run(
     on_file: Callable[[FileOutcome], None] | None,
 ) -> None:
     workers = worker_count(len(todo))
-    reader = ReadAhead(todo, ingester.plan_read, workers) if workers else None
+    eager = workers_setting() is not None
+    reader = ReadAhead(todo, ingester.plan_read, workers, eager=eager) if workers else None
     try:
         for path in todo:
             outcome = ingester.apply_file(path, reader.take(path) if reader is not None else None)

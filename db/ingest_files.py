@@ -34,6 +34,9 @@ READ_AHEAD_MIN_FILES = 200  # fewer files than this are read in the writer (star
 CHUNK_FILES = 32  # files per message to a worker
 CHUNKS_AHEAD = 6  # chunks in flight: bounds the memory held by results not yet applied
 SCAN_AHEAD = 16_000  # files looked at per refill: past a long run of unchanged files the writer goes on alone
+# Workers start only where at least one file in this many is to be read: a few changed files among many
+# unchanged ones are read sooner by the writer itself than by processes it would first have to start.
+SPARSE_RATIO = 4
 
 
 class UsageError(ValueError):
@@ -177,10 +180,16 @@ class ReadAhead:
 
     *plan* gives a file's job (or None: not to be read, as far as can be told now); :meth:`take`
     returns what was loaded for a file, or None when it was not (the caller then reads it itself).
+    Unless *eager*, the workers start only at a stretch where files to read are dense
+    (:data:`SPARSE_RATIO`); before that the writer reads the files itself.
     """
 
-    def __init__(self, paths: list[Path], plan: Callable[[Path], Job | None], workers: int) -> None:
+    def __init__(
+        self, paths: list[Path], plan: Callable[[Path], Job | None], workers: int, *, eager: bool = False
+    ) -> None:
         self._paths = iter(paths)
+        self._eager = eager  # start the workers at the first file to read, however sparse (a count was set)
+        self._consumed = self._taken = 0  # paths scanned ahead, and paths the writer has reached
         self._plan = plan
         self._planned: set[Path] = set()
         self._pending: deque[tuple[int, list[Path]]] = deque()  # (worker, paths) in the order sent
@@ -205,6 +214,7 @@ class ReadAhead:
         scanned = 0
         while (self._workers or self._wanted) and len(self._pending) < CHUNKS_AHEAD and scanned < SCAN_AHEAD:
             chunk: list[Job] = []
+            first = scanned
             for path in self._paths:
                 scanned += 1
                 if (job := self._plan(path)) is not None:
@@ -213,9 +223,12 @@ class ReadAhead:
                         break
                 if scanned >= SCAN_AHEAD:
                     break
+            self._consumed += scanned - first
             if not chunk:
                 return
             if self._wanted:
+                if not self._eager and len(chunk) * SPARSE_RATIO < scanned - first:
+                    continue  # sparse: the writer reads these itself (they are not planned)
                 self._start()
             worker = self._next % len(self._workers)
             self._next += 1
@@ -232,6 +245,9 @@ class ReadAhead:
 
     def take(self, path: Path) -> Loaded | None:
         """What was loaded for *path* (then forgotten), or None."""
+        self._taken += 1
+        if self._wanted and self._taken >= self._consumed:
+            self._fill()  # workers not started yet and the writer is past the scan: look further ahead
         if path not in self._planned:
             return None
         while path not in self._ready and self._pending and self._workers:

@@ -831,3 +831,46 @@ def test_files_read_ahead_by_worker_processes_make_the_same_catalog_row_for_row(
     ]
     assert reports["1"][1].applied >= 1
     assert _catalog_rows(tmp_path / "w1.db") == _catalog_rows(tmp_path / "w0.db")
+
+
+def test_a_few_changed_files_among_many_are_read_by_the_writer_without_starting_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from scholar_catalog.db import ingest_files
+
+    sys_path = str(Path(__file__).resolve().parent.parent / "bench")
+    monkeypatch.syspath_prepend(sys_path)
+    import generate
+
+    folder = tmp_path / "profiles"
+    generate.generate(folder, 260, seed=4)
+    monkeypatch.delenv(ingest_files.ENV_WORKERS, raising=False)
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(command: list[str], **kwargs: Any) -> Any:
+        started.append(command)
+        return real_popen(command, **kwargs)
+
+    monkeypatch.setattr(ingest_files.subprocess, "Popen", popen)
+    fresh = run(tmp_path / "c.db", folder, as_of=AS_OF)
+    assert fresh.applied == 260 and len(started) == ingest_files.worker_count(260) > 0  # every file to read
+    started.clear()
+    changed = sorted(folder.glob("*.txt"))[100:103]
+    for path in changed:
+        write(path, path.read_text().replace("h-index", "h-index1", 1))
+    again = run(tmp_path / "c.db", folder, as_of=AS_OF)
+    assert (again.applied, again.unchanged, started) == (3, 257, [])  # 3 in 260: the writer reads them
+    monkeypatch.setenv(ingest_files.ENV_WORKERS, "0")  # the same two runs in one process: the same catalog
+    for path in changed:
+        write(path, path.read_text().replace("h-index1", "h-index", 1))
+    run(tmp_path / "one.db", folder, as_of=AS_OF)
+    for path in changed:
+        write(path, path.read_text().replace("h-index", "h-index1", 1))
+    run(tmp_path / "one.db", folder, as_of=AS_OF)
+    read_ahead, one = _catalog_rows(tmp_path / "c.db"), _catalog_rows(tmp_path / "one.db")
+    # profiles record each file's mtime, which differs between the two folders' writes
+    assert len(read_ahead.pop("profiles")) == len(one.pop("profiles")) == 260
+    assert read_ahead == one
