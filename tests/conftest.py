@@ -64,6 +64,18 @@ def build_catalog(db_path: Path, *paths: Path, as_of: date = AS_OF) -> Path:
     return db_path
 
 
+def reingest(db_path: Path, *paths: Path, as_of: date = AS_OF) -> None:
+    """Ingest *paths* again into the catalog at *db_path*, removing profiles whose files are gone."""
+    from scholar_catalog.db.connection import open_writable
+    from scholar_catalog.db.ingest import ingest
+
+    database = open_writable(db_path)
+    try:
+        ingest(database, list(paths), as_of=as_of, prune=True)
+    finally:
+        database.conn.close()
+
+
 @pytest.fixture(scope="session")
 def seed_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A catalog of the two real seed profiles (skips where ../shared/seeds is absent)."""

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF, ROOT, build_catalog
+from conftest import ROOT, build_catalog, reingest
 from scholar_catalog import tools
 from scholar_catalog.db import vectors
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import CatalogError, open_readonly, open_writable
-from scholar_catalog.db.ingest import ingest
 
 EVAL = ROOT / "bench" / "eval"
 TRUTH = json.loads((EVAL / "truth.json").read_text("utf-8"))
@@ -57,14 +56,6 @@ def scalar(db: Path, sql: str) -> object:
     with sqlite3.connect(db) as conn:
         row = conn.execute(sql).fetchone()
         return row[0] if row else None
-
-
-def reingest(db: Path, folder: Path) -> None:
-    database = open_writable(db)
-    try:
-        ingest(database, [folder], as_of=AS_OF, prune=True)
-    finally:
-        database.conn.close()
 
 
 @pytest.fixture

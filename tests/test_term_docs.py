@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AS_OF, EXAMPLES, build_catalog
+from conftest import EXAMPLES, build_catalog, reingest
 from scholar_catalog.db import term_docs, terms, vectors
 from scholar_catalog.db.connection import CatalogError, open_readonly, open_writable
-from scholar_catalog.db.ingest import ingest
 
 SENTENCE = "We learn a compression scheme for scene graphs"
 # Precomposed and combining accents, a ligature, Cyrillic, CJK, a number and a superscript: FTS5 decides.
@@ -37,14 +36,6 @@ def vocab_counts(db: Path) -> list[tuple[str, int]]:
 def kept_counts(db: Path) -> list[tuple[str, int]]:
     with closing(sqlite3.connect(db)) as conn:
         return conn.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
-
-
-def reingest(db: Path, folder: Path) -> None:
-    database = open_writable(db)
-    try:
-        ingest(database, [folder], as_of=AS_OF, prune=True)
-    finally:
-        database.conn.close()
 
 
 @pytest.fixture(params=["by delta", "by recount"])
