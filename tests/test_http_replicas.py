@@ -1,5 +1,13 @@
 """Two stateless replicas behind a real nginx: answers equal one server's, a replica killed mid-run costs no
-call, and a catalog swapped in atomically is served by both replicas without a restart.
+call it had not begun to answer, and a catalog swapped in atomically is served by both replicas without a
+restart.
+
+A SIGKILL that lands between a response's headers and its body (two writes microseconds apart, wider when
+the machine preempts the replica between them) leaves nginx holding headers it has already relayed: no
+proxy can replay that call, so the client sees the response cut short. The SDK's client then ends the
+session (an ``httpx2.RemoteProtocolError`` escapes it), so the test's client does what a real one should: it
+opens a new session and makes that read-only call again. Only such cuts are forgiven, only after the kill,
+and at most one per client.
 
 nginx is the Debian package (``.ci/run`` installs it); it is started on a free loopback port with its own
 config, pid, logs and temp files in the test's folder (bench/balancer.py). Without nginx the test is
@@ -132,38 +140,58 @@ def test_replicas_behind_nginx_answer_alike_survive_a_kill_and_follow_a_swapped_
 
     assert outcome["failures"] == [], outcome["failures"][:3]
     assert outcome["done"] == CLIENTS * CALLS_PER_CLIENT
+    assert outcome["cut"] <= CLIENTS  # only calls in flight on the victim when it died
     assert outcome["after_kill"] >= CLIENTS * CALLS_PER_CLIENT - KILL_AFTER - CLIENTS  # the run went on
     mismatched = [(i, name) for i, name, answer in outcome["answers"] if answer != expected[i]]
     assert mismatched == []
 
 
+def _cut_response(error: BaseException) -> bool:
+    """True when *error* is only responses cut short after their headers (their replica died writing them)."""
+    if isinstance(error, BaseExceptionGroup):
+        return all(_cut_response(inner) for inner in error.exceptions)
+    return isinstance(error, httpx2.RemoteProtocolError) and "without sending complete message body" in str(error)
+
+
 async def _load(url: str, calls: list[tuple[str, dict[str, Any]]], victim: Any) -> dict[str, Any]:
     """CLIENTS official-SDK clients (half legacy initialize, half the newer discover) making mixed calls."""
-    state: dict[str, Any] = {"done": 0, "after_kill": 0, "killed": False, "failures": [], "answers": []}
+    state: dict[str, Any] = {"done": 0, "after_kill": 0, "killed": False, "cut": 0, "failures": [], "answers": []}
 
     async def client(number: int) -> None:
         mode = "legacy" if number % 2 else "auto"
-        async with (
-            httpx2.AsyncClient(timeout=60) as http,
-            Client(streamable_http_client(url, http_client=http), mode=mode) as session,
-        ):
-            for step in range(CALLS_PER_CLIENT):
-                index = (number + step) % len(calls)
-                name, args = calls[index]
-                try:
-                    result = await session.call_tool(name, args)
-                except Exception as err:  # a failed call is what this test is about: record, don't stop
-                    state["failures"].append((name, repr(err)))
-                    continue
-                if result.is_error:
-                    state["failures"].append((name, result.content[0].text if result.content else "error"))
-                state["answers"].append((index, name, result.structured_content))
-                state["done"] += 1
-                if state["killed"]:
-                    state["after_kill"] += 1
-                elif state["done"] >= KILL_AFTER:
-                    state["killed"] = True
-                    victim.kill()  # SIGKILL: no goodbye, in-flight calls die with it
+        step = 0
+        cuts = 0
+        while step < CALLS_PER_CLIENT:
+            try:
+                async with (
+                    httpx2.AsyncClient(timeout=60) as http,
+                    Client(streamable_http_client(url, http_client=http), mode=mode) as session,
+                ):
+                    while step < CALLS_PER_CLIENT:
+                        await call(session, (number + step) % len(calls))
+                        step += 1
+            except Exception as err:
+                if not (state["killed"] and cuts == 0 and _cut_response(err)):
+                    raise
+                cuts += 1
+                state["cut"] += 1  # the session is gone; a new one makes the same call again
+
+    async def call(session: Client, index: int) -> None:
+        name, args = calls[index]
+        try:
+            result = await session.call_tool(name, args)
+        except Exception as err:  # a failed call is what this test is about: record, don't stop
+            state["failures"].append((name, repr(err)))
+            return
+        if result.is_error:
+            state["failures"].append((name, result.content[0].text if result.content else "error"))
+        state["answers"].append((index, name, result.structured_content))
+        state["done"] += 1
+        if state["killed"]:
+            state["after_kill"] += 1
+        elif state["done"] >= KILL_AFTER:
+            state["killed"] = True
+            victim.kill()  # SIGKILL: no goodbye, in-flight calls die with it
 
     with anyio.fail_after(120):
         async with anyio.create_task_group() as group:
