@@ -111,6 +111,14 @@ class IngestReport:
         self.papers_updated += outcome.papers_updated
 
 
+def _raw_digest(hex_digest: str | None) -> bytes:
+    """A content hash as bytes (b"" for a missing or malformed one, which then matches no file)."""
+    try:
+        return bytes.fromhex(hex_digest or "")
+    except ValueError:
+        return b""
+
+
 class Ingester(RowWriter):
     """Applies profile files to a writable catalog (see :func:`ingest`).
 
@@ -132,11 +140,13 @@ class Ingester(RowWriter):
         self._batch_started = 0.0
         self._seen: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its realpath
-        self._located: dict[Path, tuple[str, str, os.stat_result]] = {}  # plan_read's _locate, for apply_file
+        self._located: dict[str, tuple[str, str, os.stat_result]] = {}  # plan_read's _locate, for apply_file
         self._init_fts()  # full-text index upkeep for the open batch (see ingest_fts)
         dates: dict[str, str] = {}  # one string per reference date (most profiles share one)
-        self._known: dict[str, tuple[str, int | None, int | None, str, str]] = {
-            row[0]: (row[1], row[2], row[3], row[4], dates.setdefault(row[5], row[5]))
+        # Per profile: source path, size, mtime_ns, content hash (raw bytes: half the hex text's memory),
+        # reference date. Compact, since there is one per profile of the catalog (250,000 and more).
+        self._known: dict[str, tuple[str, int | None, int | None, bytes, str]] = {
+            row[0]: (row[1], row[2], row[3], _raw_digest(row[4]), dates.setdefault(row[5], row[5]))
             for row in self.conn.execute(
                 "SELECT id, source_path, source_size, source_mtime_ns, content_hash, as_of FROM profiles"
             )
@@ -203,7 +213,7 @@ class Ingester(RowWriter):
 
     # -- one file -------------------------------------------------------------------
 
-    def plan_read(self, path: Path) -> Job | None:
+    def plan_read(self, path: str) -> Job | None:
         """What apply_file will read of *path*, as far as can be told now (None: nothing, or unreadable)."""
         pid = profile_id_for(path)
         try:
@@ -218,14 +228,14 @@ class Ingester(RowWriter):
             and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of_iso)
         ):
             return None
-        return path, str(path), st.st_size, st.st_mtime_ns, as_of
+        return path, path, st.st_size, st.st_mtime_ns, as_of
 
-    def apply_file(self, path: Path, loaded: Loaded | None = None) -> FileOutcome:
+    def apply_file(self, path: str | os.PathLike[str], loaded: Loaded | None = None) -> FileOutcome:
         """Apply one file in its own savepoint. Never raises for bad input: returns a rejection.
 
         *loaded* is what a :class:`ReadAhead` read of it, if it did (used if the file is unchanged since).
         """
-        shown = str(path)
+        path = shown = os.fspath(path)
         if (located := self._located.pop(path, None)) is not None:
             pid, resolved, st = located
         else:
@@ -259,15 +269,16 @@ class Ingester(RowWriter):
         if loaded.read_error is not None:
             return FileOutcome(shown, "rejected", pid, loaded.read_error)
         digest = loaded.digest
+        raw_digest = _raw_digest(digest)
 
         self._begin_batch()
-        if known is not None and known[3] == digest and known[4] == as_of_iso:
+        if known is not None and known[3] == raw_digest and known[4] == as_of_iso:
             # Same content and reference date (moved, or touched within the day): remember where we saw it.
             self.conn.execute(
                 "UPDATE profiles SET source_path = ?, source_size = ?, source_mtime_ns = ? WHERE id = ?",
                 [resolved, st.st_size, st.st_mtime_ns, pid],
             )
-            self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, digest, known[4])
+            self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, raw_digest, known[4])
             self._maybe_commit()
             return FileOutcome(shown, "unchanged", pid)
 
@@ -293,7 +304,7 @@ class Ingester(RowWriter):
         self.conn.execute("RELEASE profile_file")
         self._new_authors.clear()
         self._new_affiliations.clear()
-        self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, digest, as_of_iso)
+        self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, raw_digest, as_of_iso)
         self._maybe_commit()
         return FileOutcome(shown, "applied", pid, papers_new=new, papers_updated=updated)
 
@@ -304,13 +315,12 @@ class Ingester(RowWriter):
         as_of = datetime.fromtimestamp(st.st_mtime, UTC).date()
         return as_of, as_of.isoformat()
 
-    def _locate(self, path: Path) -> tuple[str, os.stat_result]:
-        """``str(path.resolve())`` and ``path.stat()``, resolving each folder only once."""
-        text = os.fspath(path)
+    def _locate(self, text: str) -> tuple[str, os.stat_result]:
+        """``str(Path(text).resolve())`` and ``os.stat(text)``, resolving each folder only once."""
         st = os.lstat(text)
         folder, name = os.path.split(text)  # str(path.parent) and path.name, "" for "." (the same realpath)
         if stat.S_ISLNK(st.st_mode) or name in ("", ".", ".."):
-            return str(path.resolve()), path.stat()
+            return str(Path(text).resolve()), os.stat(text)
         if (real := self._folders.get(folder)) is None:
             real = self._folders[folder] = os.path.realpath(folder)
         return os.path.join(real, name), st  # what realpath gives when the last part is no link
@@ -394,7 +404,7 @@ def _abort(err: sqlite3.OperationalError, path: str | None = None) -> IngestAbor
 
 def _run(
     ingester: Ingester,
-    todo: list[Path],
+    todo: list[str],
     report: IngestReport,
     *,
     prune: bool,
@@ -438,7 +448,7 @@ def ingest(
     as_of: date | None = None,
     prune: bool = False,
     on_file: Callable[[FileOutcome], None] | None = None,
-    files: list[Path] | None = None,
+    files: list[str] | None = None,
 ) -> IngestReport:
     """Apply every profile file under *paths* to the catalog *db*.
 

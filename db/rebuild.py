@@ -20,7 +20,7 @@ from .ingest import FileOutcome, IngestReport, ingest
 
 def rebuild(
     target: Path,
-    files: list[Path],
+    files: list[str],
     *,
     as_of: date | None = None,
     on_file: Callable[[FileOutcome], None] | None = None,

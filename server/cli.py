@@ -70,7 +70,7 @@ def ingest(
     sys.exit(0 if report.ok else 1)
 
 
-def _run_ingest(database: Any, files: list[Path], *, as_of: date | None, prune: bool, quiet: bool) -> Any:
+def _run_ingest(database: Any, files: list[str], *, as_of: date | None, prune: bool, quiet: bool) -> Any:
     """Run ingest with a progress bar on a terminal; rejections go to stderr as they happen."""
     import scholar_catalog.db.ingest as ingest_mod
 
@@ -199,7 +199,7 @@ def _render(value: Any, indent: int = 0) -> str:
     return f"{pad}{value}"
 
 
-def _rebuild(target: Path, files: list[Path], *, as_of: date | None, quiet: bool) -> None:
+def _rebuild(target: Path, files: list[str], *, as_of: date | None, quiet: bool) -> None:
     import scholar_catalog.db.ingest as ingest_mod
     from scholar_catalog.db.connection import CatalogError
     from scholar_catalog.db.rebuild import rebuild

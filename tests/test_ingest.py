@@ -17,7 +17,7 @@ import pytest
 
 from conftest import AS_OF, EXAMPLES, SEEDS, requires_seeds
 from scholar_catalog.db.connection import open_writable
-from scholar_catalog.db.ingest import IngestReport, UsageError, discover, ingest
+from scholar_catalog.db.ingest import IngestReport, UsageError, discover, ingest, profile_id_for
 from scholar_catalog.db.schema import FTS_COLUMNS
 
 SEED_A = "000_67c3570f253eda13"
@@ -606,13 +606,31 @@ def test_discover(tmp_path: Path) -> None:
     write(tmp_path / "d" / "sub" / "a.txt", "x")
     write(tmp_path / "d" / "notes.md", "x")
     single = write(tmp_path / "single.dat", "x")
-    assert [p.relative_to(tmp_path).as_posix() for p in discover([tmp_path / "d", single])] == [
+    assert [Path(p).relative_to(tmp_path).as_posix() for p in discover([tmp_path / "d", single])] == [
         "d/b.txt",
         "d/sub/a.txt",
         "single.dat",
     ]
     with pytest.raises(UsageError, match=re.escape(f"{tmp_path / 'nope'}: no such file or directory")):
         list(discover([tmp_path / "nope"]))
+
+
+def test_discover_spells_paths_as_pathlib_does_for_relative_and_untidy_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "d" / "sub" / "a.txt", "x")
+    write(tmp_path / "top.txt", "x")
+    monkeypatch.chdir(tmp_path)
+    for given in (".", "./d/", "d//sub", "d/./sub/..", str(tmp_path) + "/"):
+        expected = [str(p) for p in sorted(Path(given).rglob("*.txt")) if p.is_file()]
+        assert list(discover([given])) == expected, given
+    assert list(discover(["./top.txt"])) == ["top.txt"]
+
+
+def test_profile_id_is_the_file_stem_as_pathlib_gave_it_in_python_3_11() -> None:
+    names = ["a.txt", "a.b.txt", ".txt", ".hidden.txt", "noext", "x.", "dir/y.txt", "..txt"]
+    assert [profile_id_for(name) for name in names] == ["a", "a.b", ".txt", ".hidden", "noext", "x.", "y", "."]
+    assert profile_id_for(Path("dir") / "z.txt") == "z"
 
 
 def test_discover_finds_what_rglob_and_is_file_find_in_the_same_order(tmp_path: Path) -> None:
@@ -628,8 +646,8 @@ def test_discover_finds_what_rglob_and_is_file_find_in_the_same_order(tmp_path: 
     (root / "loop.txt").symlink_to(root / "loop.txt")
     expected = sorted(p for p in root.rglob("*.txt") if p.is_file())
     found = list(discover([root]))
-    assert found == expected
-    assert [p.relative_to(root).as_posix() for p in found] == [
+    assert found == [str(p) for p in expected]  # spelled as str() of the Path would be
+    assert [Path(p).relative_to(root).as_posix() for p in found] == [
         ".dot/c.txt",
         ".hidden.txt",
         ".txt",
