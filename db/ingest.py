@@ -323,6 +323,8 @@ class Ingester(RowWriter):
             return str(Path(text).resolve()), os.stat(text)
         if (real := self._folders.get(folder)) is None:
             real = self._folders[folder] = os.path.realpath(folder)
+        if real == folder and len(text) == len(folder) + 1 + len(name):
+            return text, st  # already its own realpath: the same string object, kept once per profile
         return os.path.join(real, name), st  # what realpath gives when the last part is no link
 
     def _rollback_savepoint(self, mark_authors: int, mark_affiliations: int) -> None:

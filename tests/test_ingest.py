@@ -17,7 +17,7 @@ import pytest
 
 from conftest import AS_OF, EXAMPLES, SEEDS, requires_seeds
 from scholar_catalog.db.connection import open_writable
-from scholar_catalog.db.ingest import IngestReport, UsageError, discover, ingest, profile_id_for
+from scholar_catalog.db.ingest import Ingester, IngestReport, UsageError, discover, ingest, profile_id_for
 from scholar_catalog.db.schema import FTS_COLUMNS
 
 SEED_A = "000_67c3570f253eda13"
@@ -613,6 +613,32 @@ def test_discover(tmp_path: Path) -> None:
     ]
     with pytest.raises(UsageError, match=re.escape(f"{tmp_path / 'nope'}: no such file or directory")):
         list(discover([tmp_path / "nope"]))
+
+
+def test_source_path_is_what_pathlib_resolve_gives_however_the_file_is_spelt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "real"
+    write(real / "sub" / "a.txt", "x")
+    (tmp_path / "via").symlink_to(real, target_is_directory=True)
+    (real / "sub" / "link.txt").symlink_to(real / "sub" / "a.txt")
+    monkeypatch.chdir(tmp_path)
+    ingester = Ingester(open_writable(tmp_path / "c.db"))
+    spellings = [
+        str(real / "sub" / "a.txt"),
+        f"{real}//sub/a.txt",
+        f"{real}/sub/./a.txt",
+        f"{real}/sub/../sub/a.txt",
+        "real/sub/a.txt",
+        "./real/sub/a.txt",
+        "via/sub/a.txt",
+        f"{tmp_path}/via/sub/a.txt",
+        "real/sub/link.txt",
+    ]
+    for text in spellings:
+        assert ingester._locate(text)[0] == str(Path(text).resolve()), text
+    given = str((real / "sub" / "a.txt").resolve())
+    assert ingester._locate(given)[0] is given  # no copy of a path that is already its own realpath
 
 
 def test_discover_spells_paths_as_pathlib_does_for_relative_and_untidy_folders(
