@@ -44,19 +44,16 @@ TRUNCATION_NOTE = (
 
 def coauthor_rows(conn: sqlite3.Connection, author_id: int, limit: int | None) -> list[Coauthor]:
     """Coauthors of *author_id*, most shared papers first, each with up to 5 titles (newest first)."""
-    ranked = sorted(
-        (
-            Coauthor(
-                name=person.name,
-                profile_id=person.profile_id,
-                shared_papers=len(papers),
-                titles=[p.title for p in papers[:5]],
-            )
-            for person, papers in papers_by_coauthor(conn, author_id).values()
-        ),
-        key=lambda c: (-c.shared_papers, c.name),
-    )
-    return ranked[:limit] if limit else ranked
+    ranked = sorted(papers_by_coauthor(conn, author_id).values(), key=lambda e: (-len(e[1]), e[0].name))
+    return [
+        Coauthor(
+            name=person.name,
+            profile_id=person.profile_id,
+            shared_papers=len(papers),
+            titles=[paper[1] for paper in papers[:5]],
+        )
+        for person, papers in (ranked[:limit] if limit else ranked)
+    ]
 
 
 def get_author(

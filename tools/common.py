@@ -188,9 +188,12 @@ def paper_summary(row: sqlite3.Row | Sequence[Any], snippet: str | None = None) 
     )
 
 
-def papers_by_coauthor(conn: sqlite3.Connection, author_id: int) -> dict[int, tuple[Person, list[PaperRef]]]:
-    """Each coauthor of *author_id* with the papers they share, newest first."""
-    out: dict[int, tuple[Person, list[PaperRef]]] = {}
+PaperRow = tuple[int, str, str]  # paper_id, title, date: made into a PaperRef only if it is answered
+
+
+def papers_by_coauthor(conn: sqlite3.Connection, author_id: int) -> dict[int, tuple[Person, list[PaperRow]]]:
+    """Each coauthor of *author_id* with the papers they share (rows, newest first)."""
+    out: dict[int, tuple[Person, list[PaperRow]]] = {}
     for other_id, name, profile_id, paper_id, title, when in conn.execute(
         """SELECT a.id, a.name, a.profile_id, p.id, p.title, p.date
            FROM paper_authors mine
@@ -200,8 +203,9 @@ def papers_by_coauthor(conn: sqlite3.Connection, author_id: int) -> dict[int, tu
            WHERE mine.author_id = ? ORDER BY p.date DESC, p.id DESC""",
         [author_id],
     ):
-        entry = out.setdefault(other_id, (Person(other_id, name, profile_id), []))
-        entry[1].append(PaperRef(paper_id=paper_id, title=title, date=when))
+        if (entry := out.get(other_id)) is None:
+            entry = out[other_id] = (Person(other_id, name, profile_id), [])
+        entry[1].append((paper_id, title, when))
     return out
 
 

@@ -72,26 +72,26 @@ def shared_coauthors(
         a, res_a, b, res_b = _resolve_pair(catalog, conn, author_a, author_b, profile_id_a, profile_id_b)
         with_a = papers_by_coauthor(conn, a.author_id)
         with_b = papers_by_coauthor(conn, b.author_id)
-        direct = with_a.get(b.author_id, (b, []))[1]
-        shared = []
-        for other_id in with_a.keys() & with_b.keys():
-            if other_id in (a.author_id, b.author_id):
-                continue
-            person, papers_a = with_a[other_id]
-            papers_b = with_b[other_id][1]
-            shared.append(
-                SharedCoauthor(
-                    name=person.name,
-                    profile_id=person.profile_id,
-                    papers_with_a=papers_a[:PAPERS_PER_SIDE],
-                    papers_with_b=papers_b[:PAPERS_PER_SIDE],
-                )
+        direct = [paper_ref(row) for row in with_a.get(b.author_id, (b, []))[1]]
+        both = [
+            (with_a[other_id][0], with_a[other_id][1][:PAPERS_PER_SIDE], with_b[other_id][1][:PAPERS_PER_SIDE])
+            for other_id in with_a.keys() & with_b.keys()
+            if other_id not in (a.author_id, b.author_id)
+        ]
+        both.sort(key=lambda s: (-(len(s[1]) + len(s[2])), s[0].name))
+        shared = [
+            SharedCoauthor(
+                name=person.name,
+                profile_id=person.profile_id,
+                papers_with_a=[paper_ref(row) for row in papers_a],
+                papers_with_b=[paper_ref(row) for row in papers_b],
             )
-        shared.sort(key=lambda s: (-(len(s.papers_with_a) + len(s.papers_with_b)), s.name))
+            for person, papers_a, papers_b in both[:limit]
+        ]
         note = TRUNCATION_NOTE + " Papers per person are capped at 10 each side (newest first)."
-        if len(shared) > limit:
-            note += f" Showing {limit} of {len(shared)} shared coauthors (most shared papers first)."
-        return SharedCoauthorsResult(author_a=res_a, author_b=res_b, shared=shared[:limit], direct=direct, note=note)
+        if len(both) > limit:
+            note += f" Showing {limit} of {len(both)} shared coauthors (most shared papers first)."
+        return SharedCoauthorsResult(author_a=res_a, author_b=res_b, shared=shared, direct=direct, note=note)
 
 
 def _neighbours(conn: sqlite3.Connection, frontier: list[int]) -> list[tuple[int, int]]:
