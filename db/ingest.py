@@ -228,7 +228,7 @@ class Ingester(RowWriter):
             and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of_iso)
         ):
             return None
-        return path, path, st.st_size, st.st_mtime_ns, as_of
+        return path, st.st_size, st.st_mtime_ns, as_of
 
     def apply_file(self, path: str | os.PathLike[str], loaded: Loaded | None = None) -> FileOutcome:
         """Apply one file in its own savepoint. Never raises for bad input: returns a rejection.
@@ -265,7 +265,7 @@ class Ingester(RowWriter):
         if st.st_size > MAX_FILE_BYTES:
             return FileOutcome(shown, "rejected", pid, f"{shown}: {st.st_size:,} bytes is too large for a profile page")
         if loaded is None or (loaded.size, loaded.mtime_ns, loaded.as_of) != (st.st_size, st.st_mtime_ns, as_of):
-            loaded = load(path, shown, st.st_size, st.st_mtime_ns, as_of, parse=False)
+            loaded = load(path, st.st_size, st.st_mtime_ns, as_of, parse=False)
         if loaded.read_error is not None:
             return FileOutcome(shown, "rejected", pid, loaded.read_error)
         digest = loaded.digest

@@ -128,27 +128,27 @@ class Loaded:
         return self.profile
 
 
-def load(path: str, shown: str, size: int, mtime_ns: int, as_of: date, *, parse: bool) -> Loaded:
-    """Read, hash and (with *parse*) parse one file. Never raises for a bad or unreadable file."""
+def load(path: str, size: int, mtime_ns: int, as_of: date, *, parse: bool) -> Loaded:
+    """Read, hash and (with *parse*) parse one file, named *path* in errors. Never raises for a bad file."""
     loaded = Loaded(size, mtime_ns, as_of)
     try:
         with open(path, "rb") as file:
             data = file.read()
     except OSError as err:
-        loaded.read_error = f"{shown}: cannot read: {err.strerror or err}"
+        loaded.read_error = f"{path}: cannot read: {err.strerror or err}"
         return loaded
     loaded.digest = hashlib.sha256(data).hexdigest()
     if not parse:
         loaded.data = data
         return loaded
     try:
-        loaded.profile = parse_profile(data, as_of=as_of, path=shown)
+        loaded.profile = parse_profile(data, as_of=as_of, path=path)
     except ProfileParseError as err:
         loaded.parse_error = err
     return loaded
 
 
-Job = tuple[str, str, int, int, date]  # path, shown, size, mtime_ns, as_of
+Job = tuple[str, int, int, date]  # path, size, mtime_ns, as_of
 
 
 def work(tasks: BinaryIO, results: BinaryIO) -> None:
