@@ -261,6 +261,37 @@ async def test_trend_counts_equal_the_counts_of_the_same_search(ev: Client) -> N
     assert none["total"] == 0 and none["buckets"] == [] and none["note"]
 
 
+def test_trend_counts_without_words_equal_a_plain_count_per_year_under_each_filter(eval_db: Path) -> None:
+    # Without words the years are counted category by category first (no sort of every paper): the
+    # answer must be the plain GROUP BY's, whatever the filters.
+    catalog = Catalog(eval_db)
+    cases: list[tuple[dict[str, Any], str, list[Any]]] = [
+        ({}, "1", []),
+        ({"category": "IR"}, "category = ?", ["IR"]),
+        ({"year_from": 2022}, "year >= ?", [2022]),
+        (
+            {"category": "LG", "year_from": 2020, "year_to": 2024},
+            "category = ? AND year BETWEEN ? AND ?",
+            ["LG", 2020, 2024],
+        ),
+    ]
+    try:
+        with catalog.connection() as conn:
+            for case, where, params in cases:
+                expected = {
+                    str(year): (papers, with_code)
+                    for year, papers, with_code in conn.execute(
+                        f"SELECT year, count(*), sum(has_code) FROM papers WHERE {where} GROUP BY year", params
+                    )
+                }
+                assert expected, case
+                result = tools.topic_trends(catalog, **case)
+                assert {b.key: (b.papers, b.with_code) for b in result.buckets if b.papers} == expected, case
+                assert result.total == sum(n for n, _ in expected.values())
+    finally:
+        catalog.close()
+
+
 @anyio
 async def test_bad_arguments_of_the_new_tools_are_explained(ev: Client) -> None:
     assert "content words" in await error(ev, "find_experts", topic="the of and")

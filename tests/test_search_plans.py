@@ -1,0 +1,117 @@
+"""search_papers' query plans for many matches give the answers of the plain query they stand for.
+
+A search whose words match more papers than are counted (``COUNT_CAP``) or ranked (``RANK_CANDIDATES``)
+takes other paths: newest first it walks papers by date; by relevance it ranks the papers with the
+words in their title. The caps are lowered here so the small example catalog takes every path, and
+each page is compared with the ``ORDER BY`` it must equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.schema import BM25_WEIGHTS
+from scholar_catalog.tools import papers
+from scholar_catalog.tools.papers import fts_query, search_papers
+
+
+@pytest.fixture(scope="module")
+def catalog(example_db: Path) -> Iterator[Catalog]:
+    catalog = Catalog(example_db)
+    yield catalog
+    catalog.close()
+
+
+def every_page(catalog: Catalog, **arguments: Any) -> tuple[list[int], list[Any]]:
+    """The paper ids of every page, in order, and each page's result."""
+    ids: list[int] = []
+    pages = []
+    cursor = None
+    while True:
+        result = search_papers(catalog, limit=3, cursor=cursor, **arguments)
+        pages.append(result)
+        ids += [r.paper_id for r in result.results]
+        cursor = result.next_cursor
+        if cursor is None:
+            return ids, pages
+
+
+def newest_matches(catalog: Catalog, query: str, where: str = "1", params: tuple[Any, ...] = ()) -> list[int]:
+    with catalog.connection() as conn:
+        return [
+            row[0]
+            for row in conn.execute(
+                f"""SELECT p.id FROM papers p WHERE p.id IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)
+                    AND {where} ORDER BY p.date DESC, p.id DESC""",
+                [fts_query(query), *params],
+            )
+        ]
+
+
+CASES = [
+    ("retrieval", {}, "1", ()),
+    ("retrieval", {"category": "IR"}, "p.category = ?", ("IR",)),
+    ("models", {"year_from": 2025}, "p.year >= ?", (2025,)),
+    ("models", {"year_to": 2024}, "p.year <= ?", (2024,)),
+    ("while", {"has_code": True}, "p.has_code = 1", ()),
+    ("small", {"category": "IR"}, "p.category = ?", ("IR",)),
+]
+
+
+@pytest.mark.parametrize("cap", [1_000, 4])
+@pytest.mark.parametrize(("query", "filters", "where", "params"), CASES)
+def test_newest_first_pages_are_the_matches_by_date_whether_or_not_all_are_counted(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, cap: int, query: str, filters: dict, where: str, params: tuple
+) -> None:
+    monkeypatch.setattr(papers, "COUNT_CAP", cap)
+    expected = newest_matches(catalog, query, where, params)
+    assert len(expected) > 4, (query, filters)  # with cap 4, more than are counted
+    ids, pages = every_page(catalog, query=query, sort="date", **filters)
+    assert ids == expected
+    first = pages[0]
+    assert (first.total, first.total_exact) == ((len(expected), True) if cap > len(expected) else (cap, False))
+
+
+def test_dense_date_walk_is_used_only_where_the_matches_are_not_counted(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walks: list[bool] = []
+    page = papers.Plan.page
+
+    def spy(self: papers.Plan, conn: Any, sort: str, limit: int, offset: int, dense: bool = False) -> Any:
+        walks.append(dense)
+        return page(self, conn, sort, limit, offset, dense)
+
+    monkeypatch.setattr(papers.Plan, "page", spy)
+    search_papers(catalog, query="retrieval", sort="date")
+    assert walks == []  # counted: ordered from the one pass that counted them
+    monkeypatch.setattr(papers, "COUNT_CAP", 4)
+    search_papers(catalog, query="retrieval", sort="date")
+    search_papers(catalog, query="models", sort="date", year_to=2024)
+    assert walks == [True, False]  # year_to: its matches lie behind every newer paper, so no walk
+
+
+@pytest.mark.parametrize(("filters", "where", "params"), [({}, "1", ()), ({"year_to": 2024}, "p.year <= ?", (2024,))])
+def test_very_common_words_rank_among_title_matches_by_bm25(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, filters: dict, where: str, params: tuple
+) -> None:
+    monkeypatch.setattr(papers, "RANK_CANDIDATES", 3)
+    query = "training"
+    assert len(newest_matches(catalog, query, where, params)) > 3
+    with catalog.connection() as conn:
+        scored = conn.execute(
+            f"""SELECT p.id FROM papers_fts JOIN papers p ON p.id = papers_fts.rowid
+                WHERE papers_fts MATCH ? AND {where}
+                ORDER BY bm25(papers_fts, {", ".join(map(str, BM25_WEIGHTS))}), p.id DESC""",
+            [f"title : ({fts_query(query)})", *params],
+        ).fetchall()
+    expected = [row[0] for row in scored]
+    assert 0 < len(expected) <= 3
+    ids, pages = every_page(catalog, query=query, **filters)
+    assert ids == expected
+    assert pages[0].total == len(expected) and "very common" in (pages[0].note or "")
