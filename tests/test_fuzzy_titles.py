@@ -129,34 +129,41 @@ def test_variants_are_exactly_the_title_words_one_edit_away(catalog: Catalog) ->
         assert set(vocabulary.variants(typed)) == {w for w in words if OSA.distance(typed, w) <= 1}, typed
 
 
-def test_candidates_are_the_newest_papers_with_the_words_when_there_are_too_many(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("cap", [4, 300])
+def test_candidates_are_the_newest_papers_with_the_words(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, cap: int
 ) -> None:
-    monkeypatch.setattr(papers, "FUZZY_CANDIDATES", 4)
+    monkeypatch.setattr(papers, "FUZZY_CANDIDATES", cap)
     with catalog.connection() as conn:
         titled = [
             r[0] for r in conn.execute("SELECT rowid FROM papers_fts WHERE papers_fts MATCH '{title} : retrieval'")
         ]
-        assert len(titled) > 4
-        got = papers._title_candidates(conn, '{title} : ("retrieval")', None, "", [])
-        assert [paper_id for paper_id, _ in got] == sorted(titled, reverse=True)[:4]
+        assert 4 < len(titled) < 300
+        newest = sorted(titled, reverse=True)
+        statements: list[str] = []
+        conn.set_trace_callback(statements.append)
+        try:
+            got = papers._title_candidates(conn, '{title} : ("retrieval")', None, "", [])
+        finally:
+            conn.set_trace_callback(None)
+        assert [paper_id for paper_id, _ in got] == newest[:cap]
         rows = dict(conn.execute("SELECT id, title_norm FROM papers").fetchall())
         assert all(title == rows[paper_id] for paper_id, title in got)
         category = conn.execute("SELECT category FROM papers WHERE id = ?", [titled[0]]).fetchone()[0]
         in_category = [
             i
-            for i in sorted(titled, reverse=True)
-            if conn.execute("SELECT category FROM papers WHERE id = ?", [i]).fetchone()[0] == category
+            for i in newest
+            if rows and conn.execute("SELECT category FROM papers WHERE id = ?", [i]).fetchone()[0] == category
         ]
         got = papers._title_candidates(conn, '{title} : ("retrieval")', None, " AND p.category = ?", [category])
-        assert [paper_id for paper_id, _ in got] == in_category[:4]
-        # The full-text index walks its matches newest first and stops: no sort of every match.
-        statements: list[str] = []
-        conn.set_trace_callback(statements.append)
-        try:
-            papers._title_candidates(conn, '{title} : ("retrieval")', None, "", [])
-        finally:
-            conn.set_trace_callback(None)
-        (statement,) = [sql for sql in statements if sql.startswith("SELECT p.id")]  # not FTS5's own
-        plan = conn.execute("EXPLAIN QUERY PLAN " + statement).fetchall()
-        assert "papers_fts MATCH" in statement and not any("TEMP B-TREE" in row[3] for row in plan), plan
+        assert [paper_id for paper_id, _ in got] == in_category[:cap]
+    # More matches than candidates: the full-text index walks them newest first and stops, with no sort
+    # of every match; fewer: they are taken in the index's order (cheaper per match) and sorted.
+    walks = [sql for sql in statements if sql.startswith("SELECT p.id") and "rowid DESC" in sql]
+    if cap == 4:
+        (walk,) = walks
+        with catalog.connection() as conn:
+            plan = conn.execute("EXPLAIN QUERY PLAN " + walk).fetchall()
+        assert "papers_fts MATCH" in walk and not any("TEMP B-TREE" in row[3] for row in plan), plan
+    else:
+        assert walks == []
