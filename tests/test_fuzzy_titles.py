@@ -151,9 +151,7 @@ def test_candidates_are_the_newest_papers_with_the_words(
         assert all(title == rows[paper_id] for paper_id, title in got)
         category = conn.execute("SELECT category FROM papers WHERE id = ?", [titled[0]]).fetchone()[0]
         in_category = [
-            i
-            for i in newest
-            if rows and conn.execute("SELECT category FROM papers WHERE id = ?", [i]).fetchone()[0] == category
+            i for i in newest if conn.execute("SELECT category FROM papers WHERE id = ?", [i]).fetchone()[0] == category
         ]
         got = papers._title_candidates(conn, '{title} : ("retrieval")', None, " AND p.category = ?", [category])
         assert [paper_id for paper_id, _ in got] == in_category[:cap]
