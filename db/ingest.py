@@ -34,7 +34,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -68,6 +68,9 @@ MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across 
 # Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
 INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
+NS_PER_DAY = 86_400 * 10**9
+CLEANUP_DUE = "cleanup_due"  # meta key: a run changed papers' authors and has not yet dropped the orphans
+EPOCH = date(1970, 1, 1)
 
 
 class IngestAbort(RuntimeError):
@@ -111,14 +114,6 @@ class IngestReport:
         self.papers_updated += outcome.papers_updated
 
 
-def _raw_digest(hex_digest: str | None) -> bytes:
-    """A content hash as bytes (b"" for a missing or malformed one, which then matches no file)."""
-    try:
-        return bytes.fromhex(hex_digest or "")
-    except ValueError:
-        return b""
-
-
 class Ingester(RowWriter):
     """Applies profile files to a writable catalog (see :func:`ingest`).
 
@@ -140,17 +135,20 @@ class Ingester(RowWriter):
         self._batch_started = 0.0
         self._seen: dict[str, str] = {}
         self._folders: dict[str, str] = {}  # folder -> its realpath
-        self._located: dict[str, tuple[str, str, os.stat_result]] = {}  # plan_read's _locate, for apply_file
+        self._days: dict[int, tuple[date, str]] = {}  # _as_of_for's answers, by day since the epoch
+        # plan_read's _locate and _as_of_for, for apply_file
+        self._located: dict[str, tuple[str, str, os.stat_result, date, str]] = {}
         self._init_fts()  # full-text index upkeep for the open batch (see ingest_fts)
         dates: dict[str, str] = {}  # one string per reference date (most profiles share one)
-        # Per profile: source path, size, mtime_ns, content hash (raw bytes: half the hex text's memory),
-        # reference date. Compact, since there is one per profile of the catalog (250,000 and more).
-        self._known: dict[str, tuple[str, int | None, int | None, bytes, str]] = {
-            row[0]: (row[1], row[2], row[3], _raw_digest(row[4]), dates.setdefault(row[5], row[5]))
-            for row in self.conn.execute(
-                "SELECT id, source_path, source_size, source_mtime_ns, content_hash, as_of FROM profiles"
-            )
+        # Per profile: source path, size, mtime_ns, reference date. Compact, since there is one per profile
+        # of the catalog (250,000 and more); the content hash is read only for a file whose stat changed.
+        self._known: dict[str, tuple[str, int | None, int | None, str]] = {
+            row[0]: (row[1], row[2], row[3], dates.setdefault(row[4], row[4]))
+            for row in self.conn.execute("SELECT id, source_path, source_size, source_mtime_ns, as_of FROM profiles")
         }
+        # Whether finish's clean-up is due: some paper's authors may have changed, in this run or in one
+        # stopped before its finish (the mark is committed with the first change, removed by finish).
+        self._rows_changed = self.conn.execute(f"SELECT 1 FROM meta WHERE key = '{CLEANUP_DUE}'").fetchone() is not None
 
     # -- transactions ---------------------------------------------------------------
 
@@ -220,12 +218,13 @@ class Ingester(RowWriter):
             resolved, st = self._locate(path)
         except OSError:
             return None
-        self._located[path] = (pid, resolved, st)  # apply_file's stat: taken before any read of the file
-        known = self._known.get(pid)
         as_of, as_of_iso = self._as_of_for(st)
+        # apply_file's stat (taken before any read of the file) and reference date
+        self._located[path] = (pid, resolved, st, as_of, as_of_iso)
+        known = self._known.get(pid)
         if st.st_size > MAX_FILE_BYTES or (
             known is not None
-            and (known[0], known[1], known[2], known[4]) == (resolved, st.st_size, st.st_mtime_ns, as_of_iso)
+            and (known[0], known[1], known[2], known[3]) == (resolved, st.st_size, st.st_mtime_ns, as_of_iso)
         ):
             return None
         return path, st.st_size, st.st_mtime_ns, as_of
@@ -237,13 +236,14 @@ class Ingester(RowWriter):
         """
         path = shown = os.fspath(path)
         if (located := self._located.pop(path, None)) is not None:
-            pid, resolved, st = located
+            pid, resolved, st, as_of, as_of_iso = located
         else:
             pid = profile_id_for(path)
             try:
                 resolved, st = self._locate(path)
             except OSError as err:
                 return FileOutcome(shown, "rejected", pid, f"{shown}: cannot read: {err.strerror or err}")
+            as_of, as_of_iso = self._as_of_for(st)
         if (other := self._seen.get(pid)) is not None and other != resolved:
             return FileOutcome(
                 shown,
@@ -253,13 +253,12 @@ class Ingester(RowWriter):
             )
         known = self._known.get(pid)
         self._seen[pid] = known[0] if known is not None and known[0] == resolved else resolved  # one copy kept
-        as_of, as_of_iso = self._as_of_for(st)
         if (
             known is not None
             and known[0] == resolved
             and known[1] == st.st_size
             and known[2] == st.st_mtime_ns
-            and known[4] == as_of_iso
+            and known[3] == as_of_iso
         ):
             return FileOutcome(shown, "unchanged", pid)
         if st.st_size > MAX_FILE_BYTES:
@@ -269,16 +268,15 @@ class Ingester(RowWriter):
         if loaded.read_error is not None:
             return FileOutcome(shown, "rejected", pid, loaded.read_error)
         digest = loaded.digest
-        raw_digest = _raw_digest(digest)
 
         self._begin_batch()
-        if known is not None and known[3] == raw_digest and known[4] == as_of_iso:
+        if known is not None and known[3] == as_of_iso and self._stored_digest(pid) == digest:
             # Same content and reference date (moved, or touched within the day): remember where we saw it.
             self.conn.execute(
                 "UPDATE profiles SET source_path = ?, source_size = ?, source_mtime_ns = ? WHERE id = ?",
                 [resolved, st.st_size, st.st_mtime_ns, pid],
             )
-            self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, raw_digest, known[4])
+            self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, known[3])
             self._maybe_commit()
             return FileOutcome(shown, "unchanged", pid)
 
@@ -288,6 +286,7 @@ class Ingester(RowWriter):
             return FileOutcome(shown, "rejected", pid, str(err))
         del loaded
 
+        self._note_rows_changed()
         self.conn.execute("SAVEPOINT profile_file")
         mark_authors, mark_affiliations = len(self._new_authors), len(self._new_affiliations)
         try:
@@ -304,21 +303,33 @@ class Ingester(RowWriter):
         self.conn.execute("RELEASE profile_file")
         self._new_authors.clear()
         self._new_affiliations.clear()
-        self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, raw_digest, as_of_iso)
+        self._known[pid] = (resolved, st.st_size, st.st_mtime_ns, as_of_iso)
         self._maybe_commit()
         return FileOutcome(shown, "applied", pid, papers_new=new, papers_updated=updated)
+
+    def _stored_digest(self, pid: str) -> str | None:
+        """The content hash the catalog holds for profile *pid*."""
+        row = self.conn.execute("SELECT content_hash FROM profiles WHERE id = ?", [pid]).fetchone()
+        return row[0] if row else None
 
     def _as_of_for(self, st: os.stat_result) -> tuple[date, str]:
         """The reference date a file is read for (given, or its mtime's day), and its ISO form."""
         if self.as_of is not None:
             return self.as_of, self._as_of_iso
-        as_of = datetime.fromtimestamp(st.st_mtime, UTC).date()
-        return as_of, as_of.isoformat()
+        day = st.st_mtime_ns // NS_PER_DAY  # the UTC day (POSIX time has no leap seconds)
+        if (known := self._days.get(day)) is None:
+            as_of = EPOCH + timedelta(days=day)
+            known = self._days[day] = (as_of, as_of.isoformat())
+        return known
 
     def _locate(self, text: str) -> tuple[str, os.stat_result]:
         """``str(Path(text).resolve())`` and ``os.stat(text)``, resolving each folder only once."""
         st = os.lstat(text)
-        folder, name = os.path.split(text)  # str(path.parent) and path.name, "" for "." (the same realpath)
+        cut = text.rfind("/")
+        if cut > 0 and text[cut - 1] != "/" and os.sep == "/":
+            folder, name = text[:cut], text[cut + 1 :]  # os.path.split's answer here, without its overhead
+        else:
+            folder, name = os.path.split(text)  # str(path.parent) and path.name, "" for "." (the same realpath)
         if stat.S_ISLNK(st.st_mode) or name in ("", ".", ".."):
             return str(Path(text).resolve()), os.stat(text)
         if (real := self._folders.get(folder)) is None:
@@ -360,6 +371,13 @@ class Ingester(RowWriter):
             c.execute("DELETE FROM authors WHERE id = ?", [owner[0]])
         c.execute("DELETE FROM profiles WHERE id = ?", [pid])
         self._known.pop(pid, None)
+        self._note_rows_changed()
+
+    def _note_rows_changed(self) -> None:
+        """Mark finish's clean-up as due, in the open batch (so a run stopped before finish leaves it due)."""
+        if not self._rows_changed:
+            self.conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{CLEANUP_DUE}', '1')")
+            self._rows_changed = True
 
     def missing_profiles(self) -> list[str]:
         """Profiles whose source file no longer exists."""
@@ -368,14 +386,16 @@ class Ingester(RowWriter):
     def finish(self) -> None:
         """Drop authors and affiliations no paper refers to any more, stamp the build time, commit."""
         self._begin_batch()
-        self.conn.execute(
-            """DELETE FROM authors WHERE profile_id IS NULL
-               AND NOT EXISTS (SELECT 1 FROM paper_authors pa WHERE pa.author_id = authors.id)"""
-        )
-        self.conn.execute(
-            """DELETE FROM affiliations
-               WHERE NOT EXISTS (SELECT 1 FROM paper_affiliations pa WHERE pa.affiliation_id = affiliations.id)"""
-        )
+        if self._rows_changed:  # else no author or affiliation can have lost its last paper: skip the scans
+            self.conn.execute(
+                """DELETE FROM authors WHERE profile_id IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM paper_authors pa WHERE pa.author_id = authors.id)"""
+            )
+            self.conn.execute(
+                """DELETE FROM affiliations
+                   WHERE NOT EXISTS (SELECT 1 FROM paper_affiliations pa WHERE pa.affiliation_id = affiliations.id)"""
+            )
+            self.conn.execute(f"DELETE FROM meta WHERE key = '{CLEANUP_DUE}'")
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?)", [now_iso()])
         self._author_ids.clear()  # some of them were just deleted
         self._affiliation_ids.clear()

@@ -74,6 +74,7 @@ def _txt_files(folder: str) -> Iterator[str]:
             entries = sorted(it, key=lambda entry: entry.name)
     except PermissionError:
         return
+    prefix = _child(folder, "")
     for entry in entries:
         name = entry.name
         try:
@@ -81,9 +82,9 @@ def _txt_files(folder: str) -> Iterator[str]:
         except OSError:
             is_dir = False
         if is_dir:
-            yield from _txt_files(_child(folder, name))
+            yield from _txt_files(prefix + name)
         elif name.endswith(".txt"):
-            child = _child(folder, name)
+            child = prefix + name  # _child(folder, name): one join per folder, not per file
             try:
                 is_file = entry.is_file()
             except OSError:

@@ -54,17 +54,18 @@ class RowWriter(FtsUpkeep):
     ) -> tuple[int, int]:
         c = self.conn
         # What the profile listed before (the parts the merge reads; title and abstract NULL where the paper's).
-        before = {
-            row[0]: row[1:]
-            for row in c.execute(
-                """SELECT paper_id, date, date_raw, category, has_code, authors_raw, title, abstract FROM listings
-                   WHERE profile_id = ?""",
-                [pid],
-            )
-        }
+        before: dict[int, tuple[Any, ...]] = {}
+        # And each listing row as stored (the order of listing_rows below): only the ones that differ are written.
+        previous: dict[int, tuple[Any, ...]] = {}
+        for row in c.execute(
+            """SELECT profile_id, paper_id, position, line, title, score, category, date, date_raw, has_code,
+                      authors_raw, abstract FROM listings WHERE profile_id = ?""",
+            [pid],
+        ):
+            previous[row[1]] = tuple(row)
+            before[row[1]] = (row[7], row[8], row[6], row[9], row[10], row[4], row[11])
         affected = set(before)
         owner_before = c.execute("SELECT name, name_norm FROM authors WHERE profile_id = ?", [pid]).fetchone()
-        c.execute("DELETE FROM listings WHERE profile_id = ?", [pid])
         c.execute(
             """INSERT INTO profiles (id, name, name_norm, primary_category, h_index, papers_declared,
                    citations, novelty, ai_score, papers_listed, source_path, source_size, source_mtime_ns,
@@ -198,10 +199,18 @@ class RowWriter(FtsUpkeep):
                     None if abstract == entry.abstract else entry.abstract,
                 )
             )
+        listed = {row[1] for row in listing_rows}
+        gone = [(pid, paper_id) for paper_id in previous if paper_id not in listed]
+        if gone:
+            c.executemany("DELETE FROM listings WHERE profile_id = ? AND paper_id = ?", gone)
         c.executemany(
             """INSERT INTO listings (profile_id, paper_id, position, line, title, score, category, date,
-                   date_raw, has_code, authors_raw, abstract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            listing_rows,
+                   date_raw, has_code, authors_raw, abstract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (profile_id, paper_id) DO UPDATE SET position = excluded.position,
+                   line = excluded.line, title = excluded.title, score = excluded.score,
+                   category = excluded.category, date = excluded.date, date_raw = excluded.date_raw,
+                   has_code = excluded.has_code, authors_raw = excluded.authors_raw, abstract = excluded.abstract""",
+            [row for row in listing_rows if previous.get(row[1]) != row],
         )
         if len(listing_rows) != len(profile.entries):  # a paper listed twice counts once
             c.execute("UPDATE profiles SET papers_listed = ? WHERE id = ?", [len(listing_rows), pid])

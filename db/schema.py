@@ -2,7 +2,7 @@
 
 Tables (all keys are integers except ``profiles.id``, the source file's stem)::
 
-    meta                key -> value: schema_version, created_at, built_at, vector_model
+    meta                key -> value: schema_version, created_at, built_at, vector_model, cleanup_due (while due)
     profiles            one row per profile file; never merged by name
     authors             one row per person: the owner of each profile (profile_id set),
                         plus one row per normalized name seen only in author lists

@@ -123,6 +123,8 @@ def refresh(conn: sqlite3.Connection, paper_ids: Iterable[int]) -> None:
     the extra, or with another model) gets every missing vector here, once.
     """
     ids = list(paper_ids)
+    if not ids and (not installed() or stored_model(conn) == MODEL_NAME):
+        return  # nothing touched and nothing to catch up on: loading the model would be wasted (~1 s)
     if ids:
         conn.execute("DELETE FROM paper_vectors WHERE paper_id IN (SELECT value FROM json_each(?))", [json.dumps(ids)])
     if not available():

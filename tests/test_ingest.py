@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_helpers import canonical_dump, dump_differences
 
 from conftest import AS_OF, EXAMPLES, SEEDS, requires_seeds
 from scholar_catalog.db.connection import open_writable
@@ -563,6 +564,9 @@ def test_yearless_date_resolved_against_as_of(tmp_path: Path) -> None:
         (datetime(2026, 3, 1, 12, tzinfo=UTC), "2025-04-14", "2025-12-30"),
         (datetime(2026, 1, 5, 12, tzinfo=UTC), "2025-04-14", "2025-12-30"),
         (datetime(2026, 12, 31, 12, tzinfo=UTC), "2026-04-14", "2026-12-30"),
+        # the last half second of a day, and the first instant of the next (the day is UTC's)
+        (datetime(2025, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC), "2025-04-14", "2025-12-30"),
+        (datetime(2026, 1, 1, tzinfo=UTC), "2025-04-14", "2025-12-30"),
     ],
 )
 def test_yearless_date_resolved_against_mtime(tmp_path: Path, mtime: datetime, spring: str, winter: str) -> None:
@@ -592,6 +596,80 @@ def test_a_dated_listing_beats_a_yearless_one(tmp_path: Path) -> None:
     run(db, tmp_path / "in", as_of=AS_OF)
     assert query(db, "SELECT date, year, category FROM papers") == [("2025-04-14", 2025, "CV")]
     assert sorted(listing_dates_rows(db)) == [("a", "2026-04-14"), ("b", "2025-04-14")]
+
+
+def test_a_run_stopped_before_its_clean_up_leaves_it_to_the_next_run_even_with_nothing_changed(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "in"
+    write(
+        folder / "a.txt",
+        profile("Ann A", ("LGApr 14, 2025", "Kept", "Ann A"), ("LGMay 2, 2025", "Gone", "Ann A, Zed Z")),
+    )
+    db = tmp_path / "c.db"
+    run(db, folder, as_of=AS_OF)
+    write(folder / "a.txt", profile("Ann A", ("LGApr 14, 2025", "Kept", "Ann A")))
+    writer = open_writable(db)
+    try:
+        ingester = Ingester(writer, as_of=AS_OF)
+        assert ingester.apply_file(folder / "a.txt").status == "applied"
+        ingester.commit()  # the file's rows are committed, then the run stops before finish
+    finally:
+        writer.conn.close()
+    assert query(db, "SELECT name FROM authors WHERE profile_id IS NULL") == [("Zed Z",)]  # no paper left
+
+    report = run(db, folder, as_of=AS_OF)
+    assert (report.applied, report.unchanged) == (0, 1)
+    assert query(db, "SELECT name FROM authors") == [("Ann A",)]
+    assert query(db, "SELECT key FROM meta WHERE key = 'cleanup_due'") == []
+
+
+def traced_ingest(db: Path, folder: Path) -> tuple[IngestReport, list[str]]:
+    """Ingest *folder* into *db*, with every SQL statement the writer ran."""
+    statements: list[str] = []
+    writer = open_writable(db)
+    try:
+        writer.conn.set_trace_callback(statements.append)
+        return ingest(writer, [folder], as_of=AS_OF), statements
+    finally:
+        writer.conn.close()
+
+
+def test_a_run_that_changes_nothing_skips_the_scans_for_authors_without_papers(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write(folder / "a.txt", profile("Ann A", ("LGApr 14, 2025", "Kept", "Ann A, Zed Z")))
+    db = tmp_path / "c.db"
+    run(db, folder, as_of=AS_OF)
+    report, statements = traced_ingest(db, folder)
+    assert report.unchanged == 1
+    assert not [s for s in statements if s.lstrip().startswith(("DELETE FROM authors", "DELETE FROM affiliations"))]
+    assert any(s.startswith("INSERT OR REPLACE INTO meta") for s in statements)  # the build time is still stamped
+
+
+def test_an_edited_profile_rewrites_only_the_listings_it_changed_and_ends_as_a_clean_build(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    entries = [(f"{50 + i}.0LGApr {i + 1}, 2025", f"Paper {i}", "Ann A, Bo B") for i in range(6)]
+    write(folder / "a.txt", profile("Ann A", *entries))
+    write(folder / "b.txt", profile("Bo B", entries[0], ("40.0CVMay 2, 2025", "Bo Only", "Bo B")))
+    db = tmp_path / "c.db"
+    run(db, folder, as_of=AS_OF)
+
+    def written(edited: list[tuple[str, str, str]]) -> list[str]:
+        write(folder / "a.txt", profile("Ann A", *edited))
+        report, statements = traced_ingest(db, folder)
+        assert report.applied == 1
+        return [
+            s.split("VALUES")[-1][:60]
+            for s in statements
+            if s.lstrip().startswith(("INSERT INTO listings", "DELETE FROM listings"))
+        ]
+
+    rescored = [entries[0], ("99.0LGApr 2, 2025", "Paper 1", "Ann A, Bo B"), *entries[2:]]
+    assert len(written(rescored)) == 1  # one listing's score: one row written, five left alone
+    reordered = [rescored[3], *rescored[:3], *rescored[4:5], ("10.0ROJun 1, 2025", "Paper 9", "Ann A")]
+    assert len(written(reordered)) == 6  # four moved, one dropped, one new; Paper 4 kept its place
+    run(tmp_path / "clean.db", folder, as_of=AS_OF)
+    assert dump_differences(canonical_dump(db), canonical_dump(tmp_path / "clean.db")) == []
 
 
 def listing_dates_rows(db: Path) -> list[tuple]:

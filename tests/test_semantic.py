@@ -148,6 +148,23 @@ def test_without_the_extra_ingest_writes_no_vectors_and_the_tools_rank_lexically
 
 
 @needs_model
+def test_an_unchanged_reingest_of_a_complete_catalog_never_loads_the_model(
+    tmp_path: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    before = stored(db)
+    loads: list[str] = []
+    monkeypatch.setattr(vectors, "_load", lambda: loads.append("load"))
+    reingest(db, folder)
+    assert loads == [] and stored(db) == before
+    # A changed file does need it (and here gets none: the stand-in loader returns no model).
+    ilse = folder / f"{TRUTH['profiles']['Ilse Brandvold']}.txt"
+    ilse.write_text(ilse.read_text("utf-8").replace(SENTENCE, SENTENCE + ADDED), "utf-8")
+    reingest(db, folder)
+    assert loads
+
+
+@needs_model
 def test_a_catalog_built_without_vectors_says_reingest_and_reingest_fills_them(tmp_path: Path, folder: Path) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(vectors, "available", lambda: False)
