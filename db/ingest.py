@@ -148,7 +148,7 @@ class Ingester(RowWriter):
         }
         # Whether finish's clean-up is due: some paper's authors may have changed, in this run or in one
         # stopped before its finish (the mark is committed with the first change, removed by finish).
-        self._rows_changed = self.conn.execute(f"SELECT 1 FROM meta WHERE key = '{CLEANUP_DUE}'").fetchone() is not None
+        self._rows_changed = self._cleanup_marked()
 
     # -- transactions ---------------------------------------------------------------
 
@@ -195,6 +195,15 @@ class Ingester(RowWriter):
                 self._fts_dirty.clear()
                 self._author_ids.clear()  # ids made by the batch are gone
                 self._affiliation_ids.clear()
+                # The mark may have gone with the batch: the next change writes it again if so.
+                self._rows_changed = self._cleanup_marked()
+
+    def _cleanup_marked(self) -> bool:
+        """Whether the catalog holds the mark that finish's clean-up is due (if it cannot tell: yes)."""
+        try:
+            return self.conn.execute("SELECT 1 FROM meta WHERE key = ?", [CLEANUP_DUE]).fetchone() is not None
+        except sqlite3.Error:
+            return True
 
     # -- full-text index ------------------------------------------------------------
 
@@ -376,7 +385,7 @@ class Ingester(RowWriter):
     def _note_rows_changed(self) -> None:
         """Mark finish's clean-up as due, in the open batch (so a run stopped before finish leaves it due)."""
         if not self._rows_changed:
-            self.conn.execute(f"INSERT OR REPLACE INTO meta (key, value) VALUES ('{CLEANUP_DUE}', '1')")
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", [CLEANUP_DUE])
             self._rows_changed = True
 
     def missing_profiles(self) -> list[str]:
@@ -395,7 +404,7 @@ class Ingester(RowWriter):
                 """DELETE FROM affiliations
                    WHERE NOT EXISTS (SELECT 1 FROM paper_affiliations pa WHERE pa.affiliation_id = affiliations.id)"""
             )
-            self.conn.execute(f"DELETE FROM meta WHERE key = '{CLEANUP_DUE}'")
+            self.conn.execute("DELETE FROM meta WHERE key = ?", [CLEANUP_DUE])
         self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?)", [now_iso()])
         self._author_ids.clear()  # some of them were just deleted
         self._affiliation_ids.clear()

@@ -624,6 +624,28 @@ def test_a_run_stopped_before_its_clean_up_leaves_it_to_the_next_run_even_with_n
     assert query(db, "SELECT key FROM meta WHERE key = 'cleanup_due'") == []
 
 
+def test_a_batch_rolled_back_with_the_clean_up_mark_has_the_next_change_mark_it_again(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write(folder / "a.txt", profile("Ann A", ("LGApr 14, 2025", "First", "Ann A, Zed Z")))
+    write(folder / "b.txt", profile("Bo B", ("LGMay 2, 2025", "Second", "Bo B, Yan Y")))
+    db = tmp_path / "c.db"
+    run(db, folder, as_of=AS_OF)
+    write(folder / "a.txt", profile("Ann A", ("LGApr 14, 2025", "First", "Ann A")))
+    write(folder / "b.txt", profile("Bo B", ("LGMay 2, 2025", "Second", "Bo B")))
+    writer = open_writable(db)
+    try:
+        ingester = Ingester(writer, as_of=AS_OF)
+        assert ingester.apply_file(folder / "a.txt").status == "applied"  # the mark and a's rows ...
+        ingester.rollback()  # ... gone with the batch
+        assert ingester.apply_file(folder / "b.txt").status == "applied"
+        ingester.commit()  # b's rows committed, then the run stops before finish
+    finally:
+        writer.conn.close()
+    assert query(db, "SELECT key FROM meta WHERE key = 'cleanup_due'") == [("cleanup_due",)]
+    run(db, folder, as_of=AS_OF)
+    assert query(db, "SELECT name FROM authors ORDER BY name") == [("Ann A",), ("Bo B",)]
+
+
 def traced_ingest(db: Path, folder: Path) -> tuple[IngestReport, list[str]]:
     """Ingest *folder* into *db*, with every SQL statement the writer ran."""
     statements: list[str] = []
