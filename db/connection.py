@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from . import limits, term_docs
 from .defensive import check_objects, harden
 from .schema import PAGE_SIZE, SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
-
-if TYPE_CHECKING:  # imported where a catalog is built; reading one does not need it
-    import sqlite_utils
 
 ENV_DB = "SCHOLAR_CATALOG_DB"
 ENV_BUSY_TIMEOUT = "SCHOLAR_CATALOG_BUSY_TIMEOUT_MS"
@@ -50,6 +48,24 @@ LOCKED_HINT = "another process is writing the catalog (another ingest?); wait fo
 
 class CatalogError(RuntimeError):
     """The catalog database is missing, unreadable or not a catalog. The message says what to do."""
+
+
+class WritableCatalog:
+    """A catalog opened for writing by :func:`open_writable`; ``conn`` is its connection.
+
+    Not a sqlite-utils ``Database``: importing sqlite-utils takes ~0.1 s, a third of a small
+    re-ingest, and it is only needed to create the schema (:func:`~.schema.create_schema`).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, parameters)
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def default_db_path() -> Path:
@@ -118,7 +134,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
-def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
+def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
     """Open (creating if needed) the catalog at *path* for writing.
 
     A catalog of the previous schema version (3) is upgraded in place (see :func:`_upgrade`).
@@ -149,14 +165,11 @@ def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
         conn.execute("PRAGMA cache_size = -65536")
-        import sqlite_utils
-
-        db = sqlite_utils.Database(conn, execute_plugins=False)
         if needs_schema:
-            create_schema(db)
+            create_schema(conn)
         if schema_version(conn) == UPGRADABLE_FROM:
             _upgrade(conn)
-        check_schema(db)
+        check_schema(conn)
     except CatalogError:
         if conn is not None:
             conn.close()
@@ -173,7 +186,7 @@ def open_writable(path: str | os.PathLike[str]) -> sqlite_utils.Database:
         if conn is not None:
             conn.close()
         raise CatalogError(f"{path}: {err}") from err
-    return db
+    return WritableCatalog(conn, path)
 
 
 def _explain(err: sqlite3.Error, path: Path) -> str:

@@ -147,13 +147,11 @@ def expected_objects() -> _Objects:
 
 def built_objects() -> _Objects:
     """The objects of an empty catalog built in memory by :func:`~scholar_catalog.db.schema.create_schema`."""
-    import sqlite_utils
-
     from .schema import create_schema
 
     conn = sqlite3.connect(":memory:")
     try:
-        create_schema(sqlite_utils.Database(conn, execute_plugins=False))
+        create_schema(conn)
         return _objects(conn)
     finally:
         conn.close()

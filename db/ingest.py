@@ -38,8 +38,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
-import sqlite_utils
-
+from .connection import WritableCatalog
 from .ingest_files import (
     MAX_FILE_BYTES,
     Job,
@@ -121,7 +120,7 @@ class Ingester(RowWriter):
     :class:`FtsUpkeep`; this class reads the files and runs the batches and savepoints around them.
     """
 
-    def __init__(self, db: sqlite_utils.Database, *, as_of: date | None = None) -> None:
+    def __init__(self, db: WritableCatalog, *, as_of: date | None = None) -> None:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.as_of = as_of
@@ -473,7 +472,7 @@ def _run(
 
 
 def ingest(
-    db: sqlite_utils.Database,
+    db: WritableCatalog,
     paths: Iterable[str | os.PathLike[str]],
     *,
     as_of: date | None = None,

@@ -1,4 +1,4 @@
-"""The catalog's SQLite schema, created with sqlite-utils.
+"""The catalog's SQLite schema, created with sqlite-utils (imported only to create one).
 
 Tables (all keys are integers except ``profiles.id``, the source file's stem)::
 
@@ -22,12 +22,8 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from scholar_catalog.db import term_docs
-
-if TYPE_CHECKING:  # sqlite-utils is needed to build a catalog, not to read one
-    import sqlite_utils
 
 SCHEMA_VERSION = 4
 # 8 KB pages: a papers row (~1.4 KB with its abstract) left a third of each 4 KB page empty.
@@ -46,8 +42,11 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def create_schema(db: sqlite_utils.Database) -> None:
+def create_schema(conn: sqlite3.Connection) -> None:
     """Create every table, index and trigger of an empty catalog (idempotent)."""
+    import sqlite_utils  # needed to build a catalog, not to read or update one
+
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     t = db.table
     t("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     t("profiles").create(
@@ -179,18 +178,17 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", [stamp])
 
 
-def schema_version(db: sqlite_utils.Database | sqlite3.Connection) -> int | None:
+def schema_version(conn: sqlite3.Connection) -> int | None:
     """The catalog's schema version, or None for a database that is not a catalog."""
-    conn = db if isinstance(db, sqlite3.Connection) else db.conn
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
         return None
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
-def check_schema(db: sqlite_utils.Database | sqlite3.Connection) -> None:
-    """Raise :class:`SchemaVersionError` unless *db* holds a catalog of this version."""
-    found = schema_version(db)
+def check_schema(conn: sqlite3.Connection) -> None:
+    """Raise :class:`SchemaVersionError` unless *conn* holds a catalog of this version."""
+    found = schema_version(conn)
     if found is None:
         raise SchemaVersionError("the database is not a scholar-catalog catalog (no meta.schema_version)")
     if found != SCHEMA_VERSION:

@@ -4,6 +4,8 @@ refusals of files that are not catalogs, each with the message that says what to
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -49,6 +51,10 @@ def foreign_db(path: Path, tables: int = 1) -> Path:
 # -- read-only, layer by layer -------------------------------------------------------------
 
 
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 def test_the_reader_is_query_only(reader: sqlite3.Connection) -> None:
     assert reader.execute("PRAGMA query_only").fetchone()[0] == 1
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
@@ -82,7 +88,7 @@ def test_the_writer_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
         assert db.conn.execute("PRAGMA cache_size").fetchone()[0] == -65536
         assert db.conn.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
         assert db.conn.isolation_level is None
-        assert {"meta", "papers", "papers_fts"} <= set(db.table_names())
+        assert {"meta", "papers", "papers_fts"} <= table_names(db.conn)
     finally:
         db.conn.close()
 
@@ -92,12 +98,33 @@ def test_reopening_a_catalog_for_writing_keeps_it(catalog_path: Path, tmp_path: 
     copy.write_bytes(catalog_path.read_bytes())
     db = open_writable(copy)
     try:
-        assert db["papers"].count == 68
+        assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 68
     finally:
         db.conn.close()
 
 
 # -- settings ----------------------------------------------------------------------------------
+
+
+def test_updating_a_catalog_does_not_import_sqlite_utils_but_creating_one_does(
+    catalog_path: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(catalog_path.read_bytes())
+    probe = (
+        "import sys\n"
+        "from scholar_catalog.db.connection import open_writable\n"
+        "from scholar_catalog.db.ingest import ingest\n"
+        "db = open_writable(sys.argv[1])\n"
+        "report = ingest(db, [sys.argv[2]])\n"
+        "db.conn.close()\n"
+        "print(report.profiles, 'sqlite_utils' in sys.modules)\n"
+    )
+    for target, imported in ((copy, "False"), (tmp_path / "new.db", "True")):
+        out = subprocess.run(
+            [sys.executable, "-c", probe, str(target), str(EXAMPLES)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert out == [str(len(list(EXAMPLES.glob("*.txt")))), imported]
 
 
 @pytest.mark.parametrize(
@@ -428,7 +455,7 @@ def test_a_catalog_whose_creation_was_interrupted_is_completed(tmp_path: Path) -
     db.conn.close()
     db = open_writable(path)
     try:
-        assert "papers_fts" in db.table_names()
+        assert "papers_fts" in table_names(db.conn)
     finally:
         db.conn.close()
 

@@ -292,6 +292,38 @@ def test_trend_counts_without_words_equal_a_plain_count_per_year_under_each_filt
         catalog.close()
 
 
+def test_the_trend_of_every_paper_is_counted_once_until_the_catalog_changes(tmp_path: Path) -> None:
+    folder = tmp_path / "profiles"
+    shutil.copytree(EVAL / "profiles", folder)
+    db = build_catalog(tmp_path / "catalog.db", folder)
+    catalog = Catalog(db)
+    statements: list[str] = []
+    try:
+        first = {g: tools.topic_trends(catalog, group_by=g) for g in ("year", "category")}
+        with catalog.connection() as conn:
+            conn.set_trace_callback(statements.append)
+            again = {g: tools.topic_trends(catalog, group_by=g) for g in ("year", "category")}
+            filtered = tools.topic_trends(catalog, year_from=2022)
+            conn.set_trace_callback(None)
+        assert again == first
+        assert [s for s in statements if "GROUP BY" in s] == [s for s in statements if "year >= " in s] != []
+        assert filtered.total < first["year"].total
+
+        for added in sorted((ROOT / "examples" / "profiles").glob("*.txt"))[:2]:
+            shutil.copy(added, folder)
+        writer = open_writable(db)
+        try:
+            assert ingest(writer, [folder], as_of=AS_OF).applied == 2
+        finally:
+            writer.conn.close()
+        after = {g: tools.topic_trends(catalog, group_by=g) for g in ("year", "category")}
+        with catalog.connection() as conn:
+            papers = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
+        assert after["year"].total == after["category"].total == papers > first["year"].total
+    finally:
+        catalog.close()
+
+
 @anyio
 async def test_bad_arguments_of_the_new_tools_are_explained(ev: Client) -> None:
     assert "content words" in await error(ev, "find_experts", topic="the of and")

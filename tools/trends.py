@@ -42,7 +42,11 @@ def topic_trends(
         )
         match = fts_query(text)
         plan = Plan(match, author_id, "".join(f" AND {w}" for w in where), params)
-        rows = plan.count_by(conn, "p.year" if group_by == "year" else "p.category")
+        column = "p.year" if group_by == "year" else "p.category"
+        if match or where or author_id is not None:
+            rows = plan.count_by(conn, column)
+        else:  # every paper: the same counts until the catalog changes (50-70 ms to count at 250,000 papers)
+            rows = catalog.cached(f"trends_all_{group_by}", lambda: plan.count_by(conn, column))
         counts = {str(r[0]): (r[1], r[2] or 0) for r in rows}
         if group_by == "year" and counts:
             years = [int(k) for k in counts]
