@@ -57,9 +57,8 @@ class WritableCatalog:
     re-ingest, and it is only needed to create the schema (:func:`~.schema.create_schema`).
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.path = path
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, parameters)
@@ -186,7 +185,7 @@ def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
         if conn is not None:
             conn.close()
         raise CatalogError(f"{path}: {err}") from err
-    return WritableCatalog(conn, path)
+    return WritableCatalog(conn)
 
 
 def _explain(err: sqlite3.Error, path: Path) -> str:
