@@ -240,7 +240,7 @@ function draw(view, relayout = true) {
       transform: `translate(${d.px.toFixed(1)},${d.py.toFixed(1)})`,
       tabindex: 0,
       role: "button",
-      style: "cursor:pointer",
+      style: "cursor:pointer;pointer-events:bounding-box",
     });
     group.append(s("title", {}, owner ? `${d.name} (profile ${d.profile_id})` : `${d.name} (known from author lists)`));
     if (d.hl || view.selected === d.key) {
