@@ -235,6 +235,24 @@ def test_namesakes_stay_two_people_and_the_view_cannot_reach_the_network(show: A
     assert sorted(keys) == ["p:ex05_wei-zhang-db", "p:ex09_wei-zhang-cv"]
 
 
+def test_a_click_anywhere_in_a_persons_box_opens_their_card(show: Any) -> None:
+    shown = show("coauthors", {"name": "Henrik Solberg"})
+    node = shown.frame.locator('g.node[data-key="p:ex04_jose-alvarez"]')
+    node.wait_for(timeout=TIMEOUT_MS)
+    # A corner of the circle's square is outside the disc and clear of the label: nothing is painted there,
+    # yet it is inside the person's box, which takes the click (a name whose glyphs the browser lacks has no
+    # paint of its own either).
+    corner = node.evaluate(
+        """g => { const box = g.getBoundingClientRect();
+                  const disc = g.querySelector('circle:last-of-type').getBoundingClientRect();
+                  return {x: disc.left + 1 - box.left, y: disc.bottom - 1 - box.top}; }"""
+    )
+    node.click(position=corner, timeout=5_000)
+    card = shown.frame.locator("#card[data-name]")
+    card.wait_for(timeout=TIMEOUT_MS)
+    assert card.get_attribute("data-name") == "José Álvarez"
+
+
 def test_shared_coauthors_view_highlights_the_two_people_compared(show: Any, shots: Path) -> None:
     theme = "dark"  # the network view's light theme is shot by the other network tests
     shown = show("shared_coauthors", {"author_a": "陈明", "author_b": "Amara Okonkwo"}, theme=theme)
