@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_ingest import NAMESAKE_PROFILES, write
+from test_ingest import NAMESAKE_PROFILES, profile, write
 
 from conftest import build_catalog
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import open_writable
 from scholar_catalog.db.names import ACCEPT_SCORE, NameIndex, NameMatch, Person
+from scholar_catalog.tools import shared_coauthors
 from scholar_catalog.tools.common import (
     MAX_TEXT,
     ToolInputError,
@@ -418,3 +419,25 @@ def test_a_namesake_without_a_category_is_described_with_a_question_mark(
         "Several profiles are named 'Sam Lee' and they are different people: profile_id='sam_a' (?, h-index 3, "
     )
     assert "profile_id='sam_b' (LG, h-index 3, e.g. 'Tidepools')" in message
+
+
+def test_shared_namesakes_with_equal_counts_list_the_profile_owner_first(tmp_path: Path) -> None:
+    # Kim Lee the profile owner wrote one paper with each of Ann and Bo; another Kim Lee, known only from
+    # author lists (and met first by ingest, so with the lower id), wrote one with each as well.
+    write(tmp_path / "in" / "ann.txt", profile("Ann A", *[("LGJan 2, 2024", t, "Ann A, Kim Lee") for t in ANN]))
+    write(tmp_path / "in" / "bo.txt", profile("Bo B", *[("LGJan 3, 2024", t, "Bo B, Kim Lee") for t in BO]))
+    write(
+        tmp_path / "in" / "kim.txt",
+        profile("Kim Lee", ("LGJan 2, 2024", ANN[0], "Ann A, Kim Lee"), ("LGJan 3, 2024", BO[0], "Bo B, Kim Lee")),
+    )
+    catalog = Catalog(build_catalog(tmp_path / "c.db", tmp_path / "in"))
+    result = shared_coauthors(catalog, profile_id_a="ann", profile_id_b="bo")
+    assert [(s.name, s.profile_id, len(s.papers_with_a), len(s.papers_with_b)) for s in result.shared] == [
+        ("Kim Lee", "kim", 1, 1),
+        ("Kim Lee", None, 1, 1),
+    ]
+    assert shared_coauthors(catalog, profile_id_a="ann", profile_id_b="bo", limit=1).shared[0].profile_id == "kim"
+
+
+ANN = ("Lantern Routing for Sparse Models", "Kite Sorting at Scale")
+BO = ("Harbor Maps from Sparse Scans", "Quiet Graphs and Loud Nodes")

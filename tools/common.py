@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from scholar_catalog.db.catalog import Catalog
@@ -191,22 +191,45 @@ def paper_summary(row: sqlite3.Row | Sequence[Any], snippet: str | None = None) 
 PaperRow = tuple[int, str, str]  # paper_id, title, date: made into a PaperRef only if it is answered
 
 
-def papers_by_coauthor(conn: sqlite3.Connection, author_id: int) -> dict[int, tuple[Person, list[PaperRow]]]:
-    """Each coauthor of *author_id* with the papers they share (rows, newest first)."""
+_COAUTHOR_ROWS = """SELECT a.id, a.name, a.profile_id, p.id, p.title, p.date
+    FROM paper_authors mine
+    JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
+    JOIN authors a ON a.id = other.author_id
+    JOIN papers p ON p.id = mine.paper_id
+    WHERE mine.author_id = ?{among} ORDER BY p.date DESC, p.id DESC"""
+_AMONG = " AND other.author_id IN (SELECT value FROM json_each(?))"
+
+
+def papers_by_coauthor(
+    conn: sqlite3.Connection, author_id: int, among: Collection[int] | None = None
+) -> dict[int, tuple[Person, list[PaperRow]]]:
+    """Each coauthor of *author_id* with the papers they share (rows, newest first).
+
+    *among*: only these coauthors (the others' names and titles are not read).
+    """
+    if among is None:
+        rows = conn.execute(_COAUTHOR_ROWS.format(among=""), [author_id])
+    else:
+        rows = conn.execute(_COAUTHOR_ROWS.format(among=_AMONG), [author_id, json.dumps(sorted(among))])
     out: dict[int, tuple[Person, list[PaperRow]]] = {}
-    for other_id, name, profile_id, paper_id, title, when in conn.execute(
-        """SELECT a.id, a.name, a.profile_id, p.id, p.title, p.date
-           FROM paper_authors mine
-           JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
-           JOIN authors a ON a.id = other.author_id
-           JOIN papers p ON p.id = mine.paper_id
-           WHERE mine.author_id = ? ORDER BY p.date DESC, p.id DESC""",
-        [author_id],
-    ):
+    for other_id, name, profile_id, paper_id, title, when in rows:
         if (entry := out.get(other_id)) is None:
             entry = out[other_id] = (Person(other_id, name, profile_id), [])
         entry[1].append((paper_id, title, when))
     return out
+
+
+def coauthor_ids(conn: sqlite3.Connection, author_id: int) -> set[int]:
+    """The ids of everyone who shares a paper with *author_id* (from the author index alone)."""
+    return {
+        row[0]
+        for row in conn.execute(
+            """SELECT other.author_id FROM paper_authors mine
+               JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
+               WHERE mine.author_id = ?""",
+            [author_id],
+        )
+    }
 
 
 def paper_ref(row: sqlite3.Row | Sequence[Any]) -> PaperRef:

@@ -18,6 +18,7 @@ from .common import (
     ToolInputError,
     ambiguous_error,
     check_limit,
+    coauthor_ids,
     paper_ref,
     papers_by_coauthor,
     resolve_person,
@@ -70,15 +71,18 @@ def shared_coauthors(
     check_limit(limit)
     with catalog.connection() as conn:
         a, res_a, b, res_b = _resolve_pair(catalog, conn, author_a, author_b, profile_id_a, profile_id_b)
-        with_a = papers_by_coauthor(conn, a.author_id)
-        with_b = papers_by_coauthor(conn, b.author_id)
+        # Who is shared is known from the author index; names and titles are read for them only.
+        shared_ids = coauthor_ids(conn, a.author_id) & coauthor_ids(conn, b.author_id)
+        shared_ids -= {a.author_id, b.author_id}
+        with_a = papers_by_coauthor(conn, a.author_id, among=shared_ids | {b.author_id})
+        with_b = papers_by_coauthor(conn, b.author_id, among=shared_ids)
         direct = [paper_ref(row) for row in with_a.get(b.author_id, (b, []))[1]]
         both = [
             (with_a[other_id][0], with_a[other_id][1][:PAPERS_PER_SIDE], with_b[other_id][1][:PAPERS_PER_SIDE])
-            for other_id in with_a.keys() & with_b.keys()
-            if other_id not in (a.author_id, b.author_id)
+            for other_id in shared_ids
         ]
-        both.sort(key=lambda s: (-(len(s[1]) + len(s[2])), s[0].name))
+        # Namesakes with as many shared papers: the profile owner first, then the order they entered the catalog.
+        both.sort(key=lambda s: (-(len(s[1]) + len(s[2])), s[0].name, s[0].profile_id is None, s[0].author_id))
         shared = [
             SharedCoauthor(
                 name=person.name,
