@@ -219,19 +219,6 @@ def papers_by_coauthor(
     return out
 
 
-def coauthor_ids(conn: sqlite3.Connection, author_id: int) -> set[int]:
-    """The ids of everyone who shares a paper with *author_id* (from the author index alone)."""
-    return {
-        row[0]
-        for row in conn.execute(
-            """SELECT other.author_id FROM paper_authors mine
-               JOIN paper_authors other ON other.paper_id = mine.paper_id AND other.author_id != mine.author_id
-               WHERE mine.author_id = ?""",
-            [author_id],
-        )
-    }
-
-
 def paper_ref(row: sqlite3.Row | Sequence[Any]) -> PaperRef:
     return PaperRef(paper_id=row[0], title=row[1], date=row[2])
 
