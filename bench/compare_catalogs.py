@@ -28,6 +28,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scholar_catalog.db.parser import META_RE
+
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-11-24"
 # Columns that record when a file was read, not what it says.
@@ -145,14 +147,17 @@ def gather(folder: Path, profiles: int) -> None:
 
 
 def edit(files: list[Path], rng: random.Random, share: float) -> None:
-    """Change scores, header numbers, abstracts (cut, lengthened, swapped) and title case in a share of files."""
+    """Change scores, header numbers, abstracts (cut, lengthened, swapped), title case and author lines
+    (a name dropped or replaced, affiliations dropped) in a share of files."""
     for path in rng.sample(files, max(1, int(len(files) * share))):
         if not path.exists():
             continue
         lines = path.read_bytes().decode("utf-8", "replace").split("\n")
         for i, line in enumerate(lines):
             roll = rng.random()
-            if line.startswith("h-index") and roll < 0.5:
+            if i >= 3 and not lines[i - 1] and META_RE.match(lines[i - 3].strip()) and roll < 0.3:
+                lines[i] = edit_author_line(line, rng)
+            elif line.startswith("h-index") and roll < 0.5:
                 lines[i] = f"h-index{rng.randint(1, 99)}"
             elif len(line) > 400 and roll < 0.3:
                 lines[i] = line[: len(line) // 2] + "…"
@@ -161,6 +166,23 @@ def edit(files: list[Path], rng: random.Random, share: float) -> None:
             elif 20 < len(line) < 150 and line[:1].isupper() and roll < 0.05:
                 lines[i] = line.upper()
         path.write_bytes("\n".join(lines).encode())
+
+
+def edit_author_line(line: str, rng: random.Random) -> str:
+    """An author line with one name dropped or replaced by a new one, or its affiliations dropped."""
+    people, sep, orgs = line.partition(" · ")
+    names = people.split(", ")
+    roll = rng.random()
+    if roll < 0.2 and sep:
+        return people
+    tail = " et al." if names[-1].endswith(" et al.") else ""
+    names[-1] = names[-1].removesuffix(tail)
+    i = rng.randrange(len(names))
+    if roll < 0.6 and len(names) > 1:
+        del names[i]
+    else:
+        names[i] = f"Quinn Newname{rng.randrange(50)}"
+    return ", ".join(names) + tail + sep + orgs
 
 
 def main(argv: list[str] | None = None) -> int:

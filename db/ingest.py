@@ -19,6 +19,7 @@ Speed (see ``bench/README.md``): files are applied in batches, one transaction e
 one process; with enough files, worker processes read, hash and parse them ahead of it. The parts:
 
 * :mod:`.ingest_files` — finding the files, reading them, the worker processes;
+* :mod:`.ingest_known` — what the catalog knows of each file, and which files changed since;
 * :mod:`.ingest_rows` — one profile's rows, and the merged rows of the papers it lists;
 * :mod:`.ingest_merge` — the merge rules for a paper listed by several profiles;
 * :mod:`.ingest_fts` — the full-text index, brought up to date once per batch;
@@ -30,18 +31,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-import stat
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import date
 from typing import Literal
 
 from .connection import WritableCatalog
 from .ingest_files import (
     MAX_FILE_BYTES,
-    Job,
+    Fork,
     Loaded,
     ReadAhead,
     UsageError,
@@ -51,7 +50,8 @@ from .ingest_files import (
     worker_count,
     workers_setting,
 )
-from .ingest_rows import RowWriter
+from .ingest_known import KnownFiles
+from .ingest_rows import CLEANUP_DUE, RowWriter
 from .parser import ProfileParseError
 from .schema import now_iso
 
@@ -67,9 +67,6 @@ MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across 
 # Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
 INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
-NS_PER_DAY = 86_400 * 10**9
-CLEANUP_DUE = "cleanup_due"  # meta key: a run changed papers' authors and has not yet dropped the orphans
-EPOCH = date(1970, 1, 1)
 
 
 class IngestAbort(RuntimeError):
@@ -113,18 +110,18 @@ class IngestReport:
         self.papers_updated += outcome.papers_updated
 
 
-class Ingester(RowWriter):
+class Ingester(KnownFiles, RowWriter):
     """Applies profile files to a writable catalog (see :func:`ingest`).
 
-    The rows a file makes are written by :class:`RowWriter`, the full-text index kept by its base
-    :class:`FtsUpkeep`; this class reads the files and runs the batches and savepoints around them.
+    Which files changed is told by :class:`KnownFiles`; the rows a file makes are written by
+    :class:`RowWriter`, the full-text index kept by its base :class:`FtsUpkeep`; this class reads the
+    files and runs the batches and savepoints around them.
     """
 
     def __init__(self, db: WritableCatalog, *, as_of: date | None = None) -> None:
         self.db = db
         self.conn: sqlite3.Connection = db.conn
         self.as_of = as_of
-        self._as_of_iso = as_of.isoformat() if as_of is not None else ""
         self._author_ids: dict[str, int] = {}
         self._affiliation_ids: dict[str, int] = {}
         self._new_authors: list[str] = []
@@ -132,21 +129,11 @@ class Ingester(RowWriter):
         self._in_batch = False
         self._batch_files = 0
         self._batch_started = 0.0
-        self._seen: dict[str, str] = {}
-        self._folders: dict[str, str] = {}  # folder -> its realpath
-        self._days: dict[int, tuple[date, str]] = {}  # _as_of_for's answers, by day since the epoch
-        # plan_read's _locate and _as_of_for, for apply_file
-        self._located: dict[str, tuple[str, str, os.stat_result, date, str]] = {}
         self._init_fts()  # full-text index upkeep for the open batch (see ingest_fts)
-        dates: dict[str, str] = {}  # one string per reference date (most profiles share one)
-        # Per profile: source path, size, mtime_ns, reference date. Compact, since there is one per profile
-        # of the catalog (250,000 and more); the content hash is read only for a file whose stat changed.
-        self._known: dict[str, tuple[str, int | None, int | None, str]] = {
-            row[0]: (row[1], row[2], row[3], dates.setdefault(row[4], row[4]))
-            for row in self.conn.execute("SELECT id, source_path, source_size, source_mtime_ns, as_of FROM profiles")
-        }
-        # Whether finish's clean-up is due: some paper's authors may have changed, in this run or in one
-        # stopped before its finish (the mark is committed with the first change, removed by finish).
+        self._init_known()  # what the catalog knows of each profile's file (see ingest_known)
+        # Whether finish's clean-up is due: some paper may have lost an author or affiliation, in this run
+        # or in one stopped before its finish (the mark is committed with the first such change, removed
+        # by finish; see RowWriter._note_rows_changed).
         self._rows_changed = self._cleanup_marked()
 
     # -- transactions ---------------------------------------------------------------
@@ -219,24 +206,6 @@ class Ingester(RowWriter):
 
     # -- one file -------------------------------------------------------------------
 
-    def plan_read(self, path: str) -> Job | None:
-        """What apply_file will read of *path*, as far as can be told now (None: nothing, or unreadable)."""
-        pid = profile_id_for(path)
-        try:
-            resolved, st = self._locate(path)
-        except OSError:
-            return None
-        as_of, as_of_iso = self._as_of_for(st)
-        # apply_file's stat (taken before any read of the file) and reference date
-        self._located[path] = (pid, resolved, st, as_of, as_of_iso)
-        known = self._known.get(pid)
-        if st.st_size > MAX_FILE_BYTES or (
-            known is not None
-            and (known[0], known[1], known[2], known[3]) == (resolved, st.st_size, st.st_mtime_ns, as_of_iso)
-        ):
-            return None
-        return path, st.st_size, st.st_mtime_ns, as_of
-
     def apply_file(self, path: str | os.PathLike[str], loaded: Loaded | None = None) -> FileOutcome:
         """Apply one file in its own savepoint. Never raises for bad input: returns a rejection.
 
@@ -294,7 +263,6 @@ class Ingester(RowWriter):
             return FileOutcome(shown, "rejected", pid, str(err))
         del loaded
 
-        self._note_rows_changed()
         self.conn.execute("SAVEPOINT profile_file")
         mark_authors, mark_affiliations = len(self._new_authors), len(self._new_affiliations)
         try:
@@ -320,32 +288,6 @@ class Ingester(RowWriter):
         row = self.conn.execute("SELECT content_hash FROM profiles WHERE id = ?", [pid]).fetchone()
         return row[0] if row else None
 
-    def _as_of_for(self, st: os.stat_result) -> tuple[date, str]:
-        """The reference date a file is read for (given, or its mtime's day), and its ISO form."""
-        if self.as_of is not None:
-            return self.as_of, self._as_of_iso
-        day = st.st_mtime_ns // NS_PER_DAY  # the UTC day (POSIX time has no leap seconds)
-        if (known := self._days.get(day)) is None:
-            as_of = EPOCH + timedelta(days=day)
-            known = self._days[day] = (as_of, as_of.isoformat())
-        return known
-
-    def _locate(self, text: str) -> tuple[str, os.stat_result]:
-        """``str(Path(text).resolve())`` and ``os.stat(text)``, resolving each folder only once."""
-        st = os.lstat(text)
-        cut = text.rfind("/")
-        if cut > 0 and text[cut - 1] != "/" and os.sep == "/":
-            folder, name = text[:cut], text[cut + 1 :]  # os.path.split's answer here, without its overhead
-        else:
-            folder, name = os.path.split(text)  # str(path.parent) and path.name, "" for "." (the same realpath)
-        if stat.S_ISLNK(st.st_mode) or name in ("", ".", ".."):
-            return str(Path(text).resolve()), os.stat(text)
-        if (real := self._folders.get(folder)) is None:
-            real = self._folders[folder] = os.path.realpath(folder)
-        if real == folder and len(text) == len(folder) + 1 + len(name):
-            return text, st  # already its own realpath: the same string object, kept once per profile
-        return os.path.join(real, name), st  # what realpath gives when the last part is no link
-
     def _rollback_savepoint(self, mark_authors: int, mark_affiliations: int) -> None:
         try:
             if not self.conn.in_transaction:
@@ -356,6 +298,8 @@ class Ingester(RowWriter):
             self.rollback()
             self._author_ids.clear()
             self._affiliation_ids.clear()
+        else:
+            self._rows_changed = self._cleanup_marked()  # the mark may have been written in the savepoint
         for key in self._new_authors[mark_authors:]:
             self._author_ids.pop(key, None)
         for key in self._new_affiliations[mark_affiliations:]:
@@ -380,16 +324,6 @@ class Ingester(RowWriter):
         c.execute("DELETE FROM profiles WHERE id = ?", [pid])
         self._known.pop(pid, None)
         self._note_rows_changed()
-
-    def _note_rows_changed(self) -> None:
-        """Mark finish's clean-up as due, in the open batch (so a run stopped before finish leaves it due)."""
-        if not self._rows_changed:
-            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", [CLEANUP_DUE])
-            self._rows_changed = True
-
-    def missing_profiles(self) -> list[str]:
-        """Profiles whose source file no longer exists."""
-        return sorted(pid for pid, known in self._known.items() if not os.path.exists(known[0]))
 
     def finish(self) -> None:
         """Drop authors and affiliations no paper refers to any more, stamp the build time, commit."""
@@ -442,10 +376,24 @@ def _run(
 ) -> None:
     workers = worker_count(len(todo))
     eager = workers_setting() is not None
-    reader = ReadAhead(todo, ingester.plan_read, workers, eager=eager) if workers else None
+    reader: ReadAhead | None = None
+    if ingester._known:
+        # A catalog that knows profiles already is probably being re-ingested: the files unchanged
+        # since are sorted out by their stat as the run goes, and only the others are read ahead.
+        files = Fork(ingester.by_stat(todo))
+        decided = files.all()
+        if workers:
+            reader = ReadAhead(files.undecided(), ingester.plan_read, workers, eager=eager, dense=True)
+    else:
+        decided = ((path, None) for path in todo)
+        if workers:
+            reader = ReadAhead(todo, ingester.plan_read, workers, eager=eager)
     try:
-        for path in todo:
-            outcome = ingester.apply_file(path, reader.take(path) if reader is not None else None)
+        for path, pid in decided:
+            if pid is not None:
+                outcome = FileOutcome(path, "unchanged", pid)
+            else:
+                outcome = ingester.apply_file(path, reader.take(path) if reader is not None else None)
             report.add(outcome)
             if on_file is not None:
                 on_file(outcome)

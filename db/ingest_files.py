@@ -188,20 +188,57 @@ def worker_count(files: int) -> int:
     return min(2, (os.cpu_count() or 1) - 1)  # the writer keeps a core of its own
 
 
+class Fork:
+    """One stream of (file, profile id if unchanged) read at two paces: every item by the writer's
+    loop, the files still to decide by the read-ahead; each item is pulled from the stream once."""
+
+    def __init__(self, items: Iterator[tuple[str, str | None]]) -> None:
+        self._items = items
+        self._for_all: deque[tuple[str, str | None]] = deque()
+        self._for_undecided: deque[str] = deque()
+
+    def _pull(self) -> bool:
+        item = next(self._items, None)
+        if item is None:
+            return False
+        self._for_all.append(item)
+        if item[1] is None:
+            self._for_undecided.append(item[0])
+        return True
+
+    def all(self) -> Iterator[tuple[str, str | None]]:
+        while self._for_all or self._pull():
+            yield self._for_all.popleft()
+
+    def undecided(self) -> Iterator[str]:
+        while self._for_undecided or self._pull():
+            if self._for_undecided:
+                yield self._for_undecided.popleft()
+
+
 class ReadAhead:
     """Loads, in *workers* processes and in order, the files of *paths* that *plan* says will be read.
 
     *plan* gives a file's job (or None: not to be read, as far as can be told now); :meth:`take`
     returns what was loaded for a file, or None when it was not (the caller then reads it itself).
     Unless *eager*, the workers start only at a stretch where files to read are dense
-    (:data:`SPARSE_RATIO`); before that the writer reads the files itself.
+    (:data:`SPARSE_RATIO`); before that the writer reads the files itself. With *dense*, every path
+    given is one to read (the writer sorted the unchanged ones out): the workers start at the first
+    full chunk.
     """
 
     def __init__(
-        self, paths: list[str], plan: Callable[[str], Job | None], workers: int, *, eager: bool = False
+        self,
+        paths: Iterable[str],
+        plan: Callable[[str], Job | None],
+        workers: int,
+        *,
+        eager: bool = False,
+        dense: bool = False,
     ) -> None:
         self._paths = iter(paths)
         self._eager = eager  # start the workers at the first file to read, however sparse (a count was set)
+        self._dense = dense
         self._consumed = self._taken = 0  # paths scanned ahead, and paths the writer has reached
         self._plan = plan
         self._planned: set[str] = set()
@@ -239,9 +276,10 @@ class ReadAhead:
             self._consumed += scanned - first
             if not chunk:
                 return
+            few = len(chunk) < CHUNK_FILES if self._dense else len(chunk) * SPARSE_RATIO < scanned - first
+            if self._wanted and not self._eager and few:
+                continue  # sparse, or a few files at the end: the writer reads these itself (not planned)
             if self._wanted:
-                if not self._eager and len(chunk) * SPARSE_RATIO < scanned - first:
-                    continue  # sparse: the writer reads these itself (they are not planned)
                 self._start()
             worker = self._next % len(self._workers)
             self._next += 1

@@ -29,6 +29,8 @@ from .normalize import normalize_name
 from .parser import Profile
 from .schema import now_iso
 
+CLEANUP_DUE = "cleanup_due"  # meta key: a paper lost an author or affiliation, and finish has not yet run
+
 
 @dataclass(slots=True)
 class _AddedPlan:
@@ -48,6 +50,17 @@ class RowWriter(FtsUpkeep):
     _affiliation_ids: dict[str, int]
     _new_authors: list[str]
     _new_affiliations: list[str]
+    _rows_changed: bool  # the clean-up mark is in the catalog (see _note_rows_changed)
+
+    def _note_rows_changed(self) -> None:
+        """Mark finish's clean-up as due, in the open batch (so a run stopped before finish leaves it due).
+
+        Called wherever a paper loses an author or affiliation: only then can one be left with no
+        paper, and a run without such a change (new scores, new papers) skips the clean-up's scans.
+        """
+        if not self._rows_changed:
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", [CLEANUP_DUE])
+            self._rows_changed = True
 
     def _apply_profile(
         self, pid: str, profile: Profile, resolved: str, st: os.stat_result, digest: str, as_of: date
@@ -284,6 +297,7 @@ class RowWriter(FtsUpkeep):
         """Write what :meth:`_plan_added` planned: the new owner's authorship and the row's new fields."""
         c = self.conn
         if plan.replaced is not None:
+            self._note_rows_changed()
             c.execute("DELETE FROM paper_authors WHERE paper_id = ? AND author_id = ?", [paper_id, plan.replaced])
         position = plan.position if plan.replaced is not None else None
         c.execute(
@@ -371,6 +385,7 @@ class RowWriter(FtsUpkeep):
                 [paper_id],
             ).fetchall()
         if not listings:
+            self._note_rows_changed()
             self._fts_touch(paper_id)
             c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
             c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
@@ -428,6 +443,7 @@ class RowWriter(FtsUpkeep):
             else:  # write the difference: the rows end up exactly as wanted
                 gone = [(paper_id, aid) for aid in current if aid not in wanted]
                 if gone:
+                    self._note_rows_changed()
                     c.executemany("DELETE FROM paper_authors WHERE paper_id = ? AND author_id = ?", gone)
                 c.executemany(
                     """INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)
@@ -449,6 +465,8 @@ class RowWriter(FtsUpkeep):
             if sink is not None:
                 sink[1].extend(affiliation_rows)
             else:
+                if current_affiliations - wanted_affiliations:
+                    self._note_rows_changed()
                 c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
                 c.executemany(
                     "INSERT INTO paper_affiliations (paper_id, affiliation_id) VALUES (?, ?)", affiliation_rows

@@ -624,7 +624,8 @@ def test_a_run_stopped_before_its_clean_up_leaves_it_to_the_next_run_even_with_n
     assert query(db, "SELECT key FROM meta WHERE key = 'cleanup_due'") == []
 
 
-def test_a_batch_rolled_back_with_the_clean_up_mark_has_the_next_change_mark_it_again(tmp_path: Path) -> None:
+def two_profiles_each_dropping_a_coauthor(tmp_path: Path) -> tuple[Path, Path]:
+    """A catalog of a.txt and b.txt, each of whose one paper has since lost a coauthor (the files edited)."""
     folder = tmp_path / "in"
     write(folder / "a.txt", profile("Ann A", ("LGApr 14, 2025", "First", "Ann A, Zed Z")))
     write(folder / "b.txt", profile("Bo B", ("LGMay 2, 2025", "Second", "Bo B, Yan Y")))
@@ -632,6 +633,17 @@ def test_a_batch_rolled_back_with_the_clean_up_mark_has_the_next_change_mark_it_
     run(db, folder, as_of=AS_OF)
     write(folder / "a.txt", profile("Ann A", ("LGApr 14, 2025", "First", "Ann A")))
     write(folder / "b.txt", profile("Bo B", ("LGMay 2, 2025", "Second", "Bo B")))
+    return folder, db
+
+
+def assert_the_next_run_does_the_clean_up(folder: Path, db: Path) -> None:
+    assert query(db, "SELECT key FROM meta WHERE key = 'cleanup_due'") == [("cleanup_due",)]
+    run(db, folder, as_of=AS_OF)
+    assert query(db, "SELECT name FROM authors ORDER BY name") == [("Ann A",), ("Bo B",)]
+
+
+def test_a_batch_rolled_back_with_the_clean_up_mark_has_the_next_change_mark_it_again(tmp_path: Path) -> None:
+    folder, db = two_profiles_each_dropping_a_coauthor(tmp_path)
     writer = open_writable(db)
     try:
         ingester = Ingester(writer, as_of=AS_OF)
@@ -641,9 +653,7 @@ def test_a_batch_rolled_back_with_the_clean_up_mark_has_the_next_change_mark_it_
         ingester.commit()  # b's rows committed, then the run stops before finish
     finally:
         writer.conn.close()
-    assert query(db, "SELECT key FROM meta WHERE key = 'cleanup_due'") == [("cleanup_due",)]
-    run(db, folder, as_of=AS_OF)
-    assert query(db, "SELECT name FROM authors ORDER BY name") == [("Ann A",), ("Bo B",)]
+    assert_the_next_run_does_the_clean_up(folder, db)
 
 
 def traced_ingest(db: Path, folder: Path) -> tuple[IngestReport, list[str]]:
@@ -666,6 +676,59 @@ def test_a_run_that_changes_nothing_skips_the_scans_for_authors_without_papers(t
     assert report.unchanged == 1
     assert not [s for s in statements if s.lstrip().startswith(("DELETE FROM authors", "DELETE FROM affiliations"))]
     assert any(s.startswith("INSERT OR REPLACE INTO meta") for s in statements)  # the build time is still stamped
+
+
+def test_an_edit_that_takes_no_author_or_affiliation_off_a_paper_skips_the_clean_up_scans(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write(folder / "a.txt", profile("Ann A", ("10.0LGApr 14, 2025", "Kept", "Ann A, Zed Z · MIT")))
+    db = tmp_path / "c.db"
+    run(db, folder, as_of=AS_OF)
+    write(
+        folder / "a.txt",
+        profile("Ann A", ("20.0LGApr 14, 2025", "Kept", "Ann A, Zed Z · MIT"), ("LGMay 2, 2025", "New", "Ann A")),
+    )
+    report, statements = traced_ingest(db, folder)
+    assert report.applied == 1
+    assert not [s for s in statements if s.lstrip().startswith(("DELETE FROM authors", "DELETE FROM affiliations"))]
+    assert query(db, "SELECT key FROM meta WHERE key = 'cleanup_due'") == []
+
+    write(
+        folder / "a.txt",
+        profile("Ann A", ("20.0LGApr 14, 2025", "Kept", "Ann A · MIT"), ("LGMay 2, 2025", "New", "Ann A")),
+    )
+    report, statements = traced_ingest(db, folder)
+    assert any(s.lstrip().startswith("DELETE FROM authors") for s in statements)  # Zed Z lost his only paper
+    assert query(db, "SELECT name FROM authors") == [("Ann A",)]
+    write(
+        folder / "a.txt", profile("Ann A", ("20.0LGApr 14, 2025", "Kept", "Ann A"), ("LGMay 2, 2025", "New", "Ann A"))
+    )
+    run(db, folder, as_of=AS_OF)
+    assert query(db, "SELECT name FROM affiliations") == []
+
+
+def test_a_file_rejected_after_it_marked_the_clean_up_lets_a_later_removal_mark_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, db = two_profiles_each_dropping_a_coauthor(tmp_path)
+    writer = open_writable(db)
+    real_refresh = Ingester._refresh
+
+    def refresh_then_fail(self: Ingester, paper_id: int, *args: Any, **kwargs: Any) -> Any:
+        result = real_refresh(self, paper_id, *args, **kwargs)
+        if self._rows_changed and paper_id == 1:
+            raise ValueError("disk says no")  # a's file fails after its removal wrote the mark
+        return result
+
+    try:
+        ingester = Ingester(writer, as_of=AS_OF)
+        monkeypatch.setattr(Ingester, "_refresh", refresh_then_fail)
+        assert ingester.apply_file(folder / "a.txt").status == "rejected"
+        monkeypatch.setattr(Ingester, "_refresh", real_refresh)
+        assert ingester.apply_file(folder / "b.txt").status == "applied"
+        ingester.commit()  # b's rows committed, then the run stops before finish
+    finally:
+        writer.conn.close()
+    assert_the_next_run_does_the_clean_up(folder, db)
 
 
 def test_an_edited_profile_rewrites_only_the_listings_it_changed_and_ends_as_a_clean_build(tmp_path: Path) -> None:
@@ -739,6 +802,57 @@ def test_source_path_is_what_pathlib_resolve_gives_however_the_file_is_spelt(
         assert ingester._locate(text)[0] == str(Path(text).resolve()), text
     given = str((real / "sub" / "a.txt").resolve())
     assert ingester._locate(given)[0] is given  # no copy of a path that is already its own realpath
+
+
+def test_the_by_stat_pass_decides_as_apply_file_would_however_the_file_is_spelt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "real"
+    write(real / "sub" / "a.txt", profile("Ann A", ("LGApr 14, 2025", "Kept", "Ann A")))
+    write(real / "sub" / "b.txt", profile("Bo B", ("LGApr 14, 2025", "Other", "Bo B")))
+    (tmp_path / "via").symlink_to(real, target_is_directory=True)
+    (real / "sub" / "link.txt").symlink_to(real / "sub" / "a.txt")
+    db = tmp_path / "c.db"
+    run(db, real, as_of=AS_OF)
+    monkeypatch.chdir(tmp_path)
+    spellings = [
+        str(real / "sub" / "a.txt"),
+        f"{real}//sub/a.txt",
+        f"{real}/sub/./a.txt",
+        "real/sub/a.txt",
+        "via/sub/a.txt",
+        f"{tmp_path}/via/sub/a.txt",
+        "real/sub/link.txt",
+    ]
+    for as_of in (AS_OF, None, date(2025, 1, 1)):
+        for text in spellings:
+            writer = open_writable(db)
+            try:
+                ((_, decided),) = Ingester(writer, as_of=as_of).by_stat([text])
+                outcome = Ingester(writer, as_of=as_of).apply_file(text)
+                assert (outcome.status == "unchanged") >= (decided is not None), (text, as_of)
+                assert decided in (None, outcome.profile_id), (text, as_of)
+                writer.conn.rollback()
+            finally:
+                writer.conn.close()
+    writer = open_writable(db)
+    try:
+        plain = [str(real / "sub" / "a.txt"), "real/sub/b.txt", "via/sub/b.txt"]
+        decided = Ingester(writer, as_of=AS_OF).by_stat(plain)
+        assert [pid for _, pid in decided] == ["a", "b", None]  # b.txt twice: the second is apply_file's to reject
+        assert [pid for _, pid in Ingester(writer, as_of=date(2025, 1, 1)).by_stat(plain)] == [None, None, None]
+    finally:
+        writer.conn.close()
+
+
+def test_a_new_file_with_the_stem_of_an_unchanged_one_is_applied_first_when_it_comes_first(tmp_path: Path) -> None:
+    later = write(tmp_path / "b" / "x.txt", profile("Bo Later", ("LGJan 3, 2024", "Later Paper", "Bo Later")))
+    db = tmp_path / "c.db"
+    run(db, tmp_path / "b", as_of=AS_OF)
+    first = write(tmp_path / "a" / "x.txt", profile("Ann First", ("LGJan 2, 2024", "First Paper", "Ann First")))
+    report = run(db, tmp_path / "a", tmp_path / "b", as_of=AS_OF)  # a/x.txt comes first, as in one pass
+    assert (report.applied, report.unchanged, [r.path for r in report.rejected]) == (1, 0, [str(later)])
+    assert query(db, "SELECT id, name, source_path FROM profiles") == [("x", "Ann First", str(first.resolve()))]
 
 
 def test_discover_spells_paths_as_pathlib_does_for_relative_and_untidy_folders(
@@ -977,10 +1091,26 @@ def test_files_read_ahead_by_worker_processes_make_the_same_catalog_row_for_row(
     assert _catalog_rows(tmp_path / "w1.db") == _catalog_rows(tmp_path / "w0.db")
 
 
+def worker_starts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The command line of every worker process ingest starts from now on (the list grows as they start)."""
+    import subprocess
+
+    from scholar_catalog.db import ingest_files
+
+    started: list[list[str]] = []
+    real_popen = subprocess.Popen
+
+    def popen(command: list[str], **kwargs: Any) -> Any:
+        started.append(command)
+        return real_popen(command, **kwargs)
+
+    monkeypatch.setattr(ingest_files.subprocess, "Popen", popen)
+    return started
+
+
 def test_a_few_changed_files_among_many_are_read_by_the_writer_without_starting_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import subprocess
 
     from scholar_catalog.db import ingest_files
 
@@ -991,14 +1121,7 @@ def test_a_few_changed_files_among_many_are_read_by_the_writer_without_starting_
     folder = tmp_path / "profiles"
     generate.generate(folder, 260, seed=4)
     monkeypatch.delenv(ingest_files.ENV_WORKERS, raising=False)
-    started: list[list[str]] = []
-    real_popen = subprocess.Popen
-
-    def popen(command: list[str], **kwargs: Any) -> Any:
-        started.append(command)
-        return real_popen(command, **kwargs)
-
-    monkeypatch.setattr(ingest_files.subprocess, "Popen", popen)
+    started = worker_starts(monkeypatch)
     fresh = run(tmp_path / "c.db", folder, as_of=AS_OF)
     assert fresh.applied == 260 and len(started) == ingest_files.worker_count(260) > 0  # every file to read
     started.clear()
@@ -1018,3 +1141,35 @@ def test_a_few_changed_files_among_many_are_read_by_the_writer_without_starting_
     # profiles record each file's mtime, which differs between the two folders' writes
     assert len(read_ahead.pop("profiles")) == len(one.pop("profiles")) == 260
     assert read_ahead == one
+
+
+def test_changed_files_of_a_re_ingest_are_read_ahead_once_a_chunk_of_them_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    from scholar_catalog.db import ingest_files
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
+    import generate
+
+    folders = {name: tmp_path / name for name in ("ahead", "one")}
+    for folder in folders.values():
+        generate.generate(folder, 260, seed=4)
+    started = worker_starts(monkeypatch)
+    for name, folder in folders.items():
+        monkeypatch.setenv(ingest_files.ENV_WORKERS, "0")
+        run(tmp_path / f"{name}.db", folder, as_of=AS_OF)
+        for path in sorted(folder.glob("*.txt"))[::6]:  # 44 files, one in six: more than a chunk
+            write(path, path.read_text().replace("h-index", "h-index1", 1))
+        if name == "ahead":
+            monkeypatch.delenv(ingest_files.ENV_WORKERS)
+        started.clear()
+        again = run(tmp_path / f"{name}.db", folder, as_of=AS_OF)
+        assert (again.applied, again.unchanged) == (44, 216)
+        if name == "ahead":  # one in six is sparse for a first ingest's read-ahead, not for a re-ingest's
+            assert len(started) == ingest_files.worker_count(260) > 0
+        else:
+            assert started == []
+    ahead, one = _catalog_rows(tmp_path / "ahead.db"), _catalog_rows(tmp_path / "one.db")
+    assert len(ahead.pop("profiles")) == len(one.pop("profiles")) == 260  # the mtimes differ
+    assert ahead == one
