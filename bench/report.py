@@ -37,7 +37,8 @@ def render(info: dict, command: str, ingests: list, tools: dict, colds: dict, lo
     lines = [
         f"Machine: {info['cores']} cores, {info['memory_gb']} GB, {info['cpu']}; Python {info['python']}, "
         f"SQLite {info['sqlite']}, mcp {info['mcp']}; commit {info['commit']}; "
-        f"load average {load[0]:.2f} at start, {load[1]:.2f} at end; {info['date']}.",
+        f"load average {load[0]:.2f} at start, {load[1]:.2f} at end; {info['date']}"
+        + ("; **with the [semantic] extra** (ingest embeds every paper)." if info.get("semantic_extra") else "."),
         "",
         f"Command: `{command}`",
         "",
