@@ -697,7 +697,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="a quick run: 300 profiles, few calls (for CI)")
-    parser.add_argument("--workdir", type=Path, help="where to build (default: a new folder under the temp dir)")
+    parser.add_argument(
+        "--workdir", type=Path, help="where to build: a new folder inside it (default: inside the temp dir)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "results.md", help="markdown results file")
     parser.add_argument("--readme", action="store_true", help="also write the results into bench/README.md")
@@ -726,8 +728,9 @@ def main(argv: list[str] | None = None) -> int:
     log(f"machine: {info}")
     if info["semantic_extra"]:
         log("note: the [semantic] extra is installed here: ingest embeds every paper (slower, ~256 more bytes a paper)")
-    work = args.workdir or Path(tempfile.mkdtemp(prefix="scholar-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
+    if args.workdir is not None:  # a folder of the run's own inside it: only that is removed at the end
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="scholar-bench-", dir=args.workdir))
     ingests: list[IngestResult] = []
     tools: dict[int, list[Latency]] = {}
     colds: dict[int, dict[str, list[float]]] = {}

@@ -57,16 +57,20 @@ def test_profiles_cache_is_reused_only_when_complete_and_unedited(tmp_path: Path
     assert run.cached_manifest(folder, 40, 3) is None
 
 
-def test_smoke_run_produces_the_tables(tmp_path: Path) -> None:
-    out = tmp_path / "results.md"
+def test_smoke_run_produces_the_tables_and_leaves_what_was_in_its_workdir(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    out = work / "results.md"  # the results and a log beside the run's own folder, which it removes
+    work.mkdir()
+    (work / "run.log").write_text("kept\n", encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--smoke", "--workdir", str(tmp_path / "work"), "--out", str(out)],
+        [sys.executable, str(BENCH / "run.py"), "--smoke", "--workdir", str(work), "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert sorted(p.name for p in work.iterdir()) == ["results.json", "results.md", "run.log"]
     text = out.read_text(encoding="utf-8")
     headings = ("### Ingest", "### Tool latency", "### Cold start", "### Time per stage", "### Targets at 300 profiles")
     for heading in headings:
@@ -86,7 +90,7 @@ def test_smoke_run_produces_the_tables(tmp_path: Path) -> None:
     # every workload got its time inside the server (the timing hook) and, but the no-op, its result size
     assert all(lat["server_p50_ms"] and 0 < lat["server_p50_ms"] <= lat["max_ms"] for lat in lats), lats
     assert all(lat["result_bytes"] > 50 for lat in lats[1:]), lats
-    assert not (tmp_path / "work").exists(), "the benchmark left its work folder behind"
+    assert not list(work.glob("scholar-bench-*")), "the benchmark left its own work folder behind"
 
 
 async def _two_calls(example_db: Path, env: dict[str, str]) -> list[int]:
