@@ -63,46 +63,25 @@ class KnownFiles:
         """Each of *paths* with its profile id if :meth:`apply_file` would find it unchanged by its stat
         alone (and then remembered as seen), else with None: apply_file is to decide it.
 
-        The same test as apply_file's, in one tight loop: a re-ingest is mostly unchanged files, and
-        the per-file bookkeeping around the test (a read-ahead plan, an outcome) cost more than the
-        ``lstat`` itself. A file whose profile id an earlier file not decided here also has is left
-        to apply_file, which then sees both in their order and rejects the second, as without this pass.
+        The same test as apply_file's (with its :meth:`_locate`), in one loop: a re-ingest is mostly
+        unchanged files, and the per-file bookkeeping around the test (a read-ahead plan, an outcome)
+        cost more than the ``lstat`` itself. A file whose profile id an earlier file not decided here
+        also has is left to apply_file, which then sees both in their order and rejects the second, as
+        without this pass.
         """
-        if os.sep != "/":
-            yield from ((path, None) for path in paths)
-            return
-        known_get, seen, undecided = self._known.get, self._seen, set()
-        folders, lstat, is_link = self._folders, os.lstat, stat.S_ISLNK
-        fixed_as_of = self._as_of_iso if self.as_of is not None else None
+        known_get, seen, undecided, locate = self._known.get, self._seen, set(), self._locate
         for text in paths:
-            name = text[text.rfind("/") + 1 :]
-            dot = name.rfind(".")
-            pid = name[:dot] if 0 < dot < len(name) - 1 else name  # profile_id_for(text)
+            pid = profile_id_for(text)
             if (known := known_get(pid)) is None:
                 yield text, None  # a new profile (a later file of the same stem cannot match what it stores)
                 continue
             if pid not in undecided and pid not in seen:
                 try:
-                    st = lstat(text)
+                    resolved, st = locate(text)
                 except OSError:
-                    st = None
-                folder = text[: len(text) - len(name) - 1]
-                # apply_file's _locate takes the slow road for links and untidy spellings: leave those to it
-                if (
-                    st is not None
-                    and not is_link(st.st_mode)
-                    and folder
-                    and "//" not in text
-                    and name not in (".", "..")
-                ):
-                    if (real := folders.get(folder)) is None:
-                        real = folders[folder] = os.path.realpath(folder)
-                    if (
-                        known[1] == st.st_size
-                        and known[2] == st.st_mtime_ns
-                        and known[0] == (text if real == folder else os.path.join(real, name))
-                        and known[3] == (fixed_as_of if fixed_as_of is not None else self._as_of_for(st)[1])
-                    ):
+                    pass  # apply_file reports it
+                else:
+                    if known == (resolved, st.st_size, st.st_mtime_ns, self._as_of_for(st)[1]):
                         seen[pid] = known[0]
                         yield text, pid
                         continue
