@@ -44,7 +44,7 @@ def table_rows(conn: sqlite3.Connection, table: str) -> list[tuple[Any, ...]]:
         shown = [f"coalesce(l.{c}, p.{c})" if c in ("title", "abstract") else f"l.{c}" for c in columns]
         sql = f"SELECT l.rowid, {', '.join(shown)} FROM listings l JOIN papers p ON p.id = l.paper_id ORDER BY l.rowid"
     elif table == "meta":
-        sql = "SELECT key FROM meta WHERE key != 'schema_version' ORDER BY key"
+        sql = "SELECT key FROM meta WHERE key NOT IN ('schema_version', 'fts_churn') ORDER BY key"  # not content
     else:
         sql = f"SELECT rowid, {', '.join(columns)} FROM {table} ORDER BY rowid"
     return conn.execute(sql).fetchall()

@@ -346,6 +346,7 @@ class Ingester(KnownFiles, RowWriter):
             self.commit()
         finally:
             self._final_batch = False
+        self.merge_fts_if_due()
         # Refresh the query planner's statistics where they are stale; only an optimisation, so a busy
         # or full database must not fail the ingest.
         with contextlib.suppress(sqlite3.OperationalError):

@@ -2,7 +2,8 @@
 
 Tables (all keys are integers except ``profiles.id``, the source file's stem)::
 
-    meta                key -> value: schema_version, created_at, built_at, vector_model, cleanup_due (while due)
+    meta                key -> value: schema_version, created_at, built_at, vector_model, cleanup_due (while due),
+                        fts_churn (index entries written since the index was merged into one segment)
     profiles            one row per profile file; never merged by name
     authors             one row per person: the owner of each profile (profile_id set),
                         plus one row per normalized name seen only in author lists

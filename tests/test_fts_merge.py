@@ -1,0 +1,155 @@
+"""The full-text index is merged into one segment after the runs that wrote much of it (db/ingest_fts.py)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import AS_OF, EXAMPLES
+from scholar_catalog.db import ingest as ingest_mod
+from scholar_catalog.db import ingest_fts
+from scholar_catalog.db.connection import open_writable
+from scholar_catalog.db.ingest import Ingester, IngestReport, discover, ingest
+
+QUERIES = ['"retrieval"', '"sparse retrieval"', '"vector" "search"', 'title : "benchmark"', '"hartmann"', '"the"']
+
+
+def run(db_path: Path, folder: Path) -> IngestReport:
+    database = open_writable(db_path)
+    try:
+        return ingest(database, [folder], as_of=AS_OF)
+    finally:
+        database.conn.close()
+
+
+def query(db_path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(db_path)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def segments(db_path: Path) -> int:
+    """How many segments the index has (each has at least one row in FTS5's ``%_idx`` table)."""
+    return query(db_path, "SELECT count(DISTINCT segid) FROM papers_fts_idx")[0][0]
+
+
+def churn(db_path: Path) -> int:
+    rows = query(db_path, "SELECT value FROM meta WHERE key = ?", (ingest_fts.FTS_CHURN,))
+    return int(rows[0][0]) if rows else 0
+
+
+def indexed(db_path: Path) -> dict[int, tuple[Any, ...]]:
+    return {r[0]: r[1:] for r in query(db_path, "SELECT id, title, abstract, author_search FROM papers")}
+
+
+def answers(db_path: Path) -> list[list[tuple[Any, ...]]]:
+    sql = "SELECT rowid, bm25(papers_fts, 10.0, 1.0, 3.0) FROM papers_fts WHERE papers_fts MATCH ? ORDER BY 2, 1"
+    return [query(db_path, sql, (q,)) for q in QUERIES]
+
+
+def revise_abstracts(folder: Path, files: int) -> None:
+    """Append a word to the first abstract of each of the first *files* profiles."""
+    for path in sorted(folder.glob("*.txt"))[:files]:
+        lines = path.read_text(encoding="utf-8").split("\n")
+        first = next(i for i, line in enumerate(lines) if len(line) > 150)  # titles and author lines are shorter
+        lines[first] += " Revised."
+        path.write_text("\n".join(lines), encoding="utf-8")
+
+
+@pytest.fixture
+def one_file_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit after every file: FTS5 writes a segment per commit and merges only a few at a time."""
+    monkeypatch.setattr(ingest_mod, "BATCH_FILES", 1)
+    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", 1e9)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(EXAMPLES, tmp_path / "profiles"))
+
+
+def test_a_first_ingest_leaves_the_full_text_index_in_one_segment(
+    tmp_path: Path, folder: Path, one_file_per_batch: None
+) -> None:
+    db = tmp_path / "c.db"
+    run(db, folder)
+    assert segments(db) == 1
+    assert churn(db) == 0  # counted from the merge on
+
+
+def test_unmerged_the_same_ingest_leaves_several_segments_and_gives_the_same_answers(
+    tmp_path: Path, folder: Path, one_file_per_batch: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    merged, unmerged = tmp_path / "merged.db", tmp_path / "unmerged.db"
+    run(merged, folder)
+    monkeypatch.setattr(ingest_fts, "MERGE_SHARE", float("inf"))
+    run(unmerged, folder)
+    assert segments(unmerged) > 1
+    assert churn(unmerged) >= len(indexed(unmerged))  # an entry per paper, two more per paper rewritten later
+    assert all(answers(merged)), "every query should find papers"
+    assert answers(merged) == answers(unmerged)
+
+
+def test_a_small_re_ingest_counts_what_it_wrote_and_the_merge_waits_until_it_adds_up(
+    tmp_path: Path, folder: Path
+) -> None:
+    db = tmp_path / "c.db"
+    run(db, folder)
+    papers = len(indexed(db))
+    before = indexed(db)
+    revise_abstracts(folder, 1)
+    run(db, folder)
+    after = indexed(db)
+    changed = sum(1 for paper_id, values in after.items() if before[paper_id] != values)
+    assert changed == 1
+    assert churn(db) == 2  # the paper's old entry dropped, its new one added
+    assert ingest_fts.MERGE_SHARE * papers > 2
+    assert segments(db) == 2  # the merged index and the run's own segment
+
+    revise_abstracts(folder, 6)  # five more papers: 2 + 10 entries, past a tenth of the papers
+    run(db, folder)
+    assert ingest_fts.MERGE_SHARE * papers <= 12
+    assert segments(db) == 1
+    assert churn(db) == 0
+
+
+def test_a_merge_that_fails_leaves_the_ingest_applied_and_the_merge_due_for_the_next_run(
+    tmp_path: Path, folder: Path, one_file_per_batch: None
+) -> None:
+    class NoOptimize:
+        """The writer's connection, refusing the merge as a full disk would."""
+
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self._conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+        def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+            if "'optimize'" in sql:
+                raise sqlite3.OperationalError("database or disk is full")
+            return self._conn.execute(sql, params)
+
+    db = tmp_path / "c.db"
+    database = open_writable(db)
+    try:
+        ingester = Ingester(database, as_of=AS_OF)
+        for path in discover([folder]):
+            assert ingester.apply_file(path).status == "applied"
+        ingester.conn = NoOptimize(ingester.conn)  # type: ignore[assignment]
+        ingester.finish()
+        assert not database.conn.in_transaction
+    finally:
+        database.conn.close()
+    assert query(db, "SELECT count(*) FROM profiles")[0][0] == len(list(folder.glob("*.txt")))
+    assert segments(db) > 1
+    assert churn(db) >= len(indexed(db))
+
+    report = run(db, folder)  # nothing changed: only the merge left to do
+    assert report.unchanged == report.profiles
+    assert segments(db) == 1
+    assert churn(db) == 0
