@@ -326,14 +326,14 @@ def bench_ingest(size: int, work: Path, args: argparse.Namespace, log: Any) -> t
     if result.floor:
         result.floor_bytes_per_paper = db_bytes(floor_db) / max(1, count(floor_db, "papers"))
         remove_db(floor_db)
-    for rep in range(args.reps):
+    for rep in range(args.reingest_reps):  # seconds each, and noisy: a median of several
         run = checked(run_measured(ingest_cmd, args.timeout), "unchanged re-ingest")
         result.unchanged.append(run.seconds)
         result.unchanged_rss_mb = max(result.unchanged_rss_mb, run.peak_mb)
         log(f"[{size}] unchanged re-ingest #{rep + 1}: {run.seconds:.2f}s")
     originals: dict[Path, bytes] = {}
     try:
-        for rep in range(args.reps):
+        for rep in range(args.reingest_reps):
             result.changed_files = change_files(profiles, 0.01, originals)
             run = checked(run_measured(ingest_cmd, args.timeout), "re-ingest of changed files")
             result.changed.append(run.seconds)
@@ -686,6 +686,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,50000", help="profile counts, comma-separated")
     parser.add_argument("--reps", type=int, default=1, help="repetitions of each ingest measurement (median)")
+    parser.add_argument(
+        "--reingest-reps",
+        type=int,
+        help="repetitions of the unchanged and the 1%%-changed re-ingest (median; default 5, 1 with --smoke)",
+    )
     parser.add_argument("--calls", type=int, default=200, help="measured calls per tool workload")
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured calls before each workload")
     parser.add_argument("--cold-reps", type=int, default=5, help="cold starts of each server")
@@ -713,6 +718,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         args.sizes, args.calls, args.warmup, args.cold_reps, args.reps = "300", 10, 2, 1, 1
+    if args.reingest_reps is None:
+        args.reingest_reps = 1 if args.smoke else 5
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     tool_sizes = {int(s) for s in args.tools_sizes.split(",")} if args.tools_sizes else set(sizes)
     floor_sizes = args.floor_sizes or args.sizes
