@@ -8,6 +8,10 @@ touches are remembered with the indexed values they had when it began, and just 
 triggers from their own stored SQL, all inside the same transaction. Anything else derived per
 paper is refreshed at that same point, for exactly the papers in ``_fts_dirty``: the term counts of
 :mod:`scholar_catalog.db.term_docs` and the semantic extra's vectors.
+
+FTS5 keeps each commit's entries as a segment of their own; once a tenth of the index was written since it
+was last merged (a first ingest, large edits), :meth:`FtsUpkeep.merge_fts_if_due` merges it into one
+after the run's last commit, so a lookup reads one segment instead of a dozen or more.
 """
 
 from __future__ import annotations
