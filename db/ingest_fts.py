@@ -9,7 +9,7 @@ triggers from their own stored SQL, all inside the same transaction. Anything el
 paper is refreshed at that same point, for exactly the papers in ``_fts_dirty``: the term counts of
 :mod:`scholar_catalog.db.term_docs` and the semantic extra's vectors.
 
-FTS5 keeps each commit's entries as a segment of their own; once a tenth of the index was written since it
+FTS5 keeps each commit's entries in segments of their own; once a tenth of the index was written since it
 was last merged (a first ingest, large edits), :meth:`FtsUpkeep.merge_fts_if_due` merges it into one
 after the run's last commit, so a lookup reads one segment instead of a dozen or more.
 """
@@ -26,9 +26,9 @@ from scholar_catalog.db import term_docs, vectors
 FTS_TABLE = "papers_fts"
 FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
 # meta key: entries written to the index (a paper added, or its old entry dropped) since the index was
-# last merged into one segment. FTS5 writes each batch's entries as a segment of their own and merges
-# them only a few at a time, so a first ingest leaves a dozen segments or more, and a lookup reads a
-# term's postings from each: merged, searches at 50,000 profiles take ~25% less (see bench/README.md).
+# last merged into one segment. FTS5 writes each batch's entries as new segments and merges them only a
+# few at a time, so a first ingest leaves a dozen segments or more, and a lookup reads a term's postings
+# from each (bench/README.md "Round ten").
 FTS_CHURN = "fts_churn"
 MERGE_SHARE = 0.1  # merge once those entries reach this share of the papers
 
@@ -144,6 +144,6 @@ class FtsUpkeep:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise
-        except (sqlite3.OperationalError, ValueError):
+        except (sqlite3.Error, ValueError):  # busy, full, or an index SQLite cannot merge: left as it is
             return False
         return True
