@@ -95,12 +95,21 @@ class FtsUpkeep:
                     [json.dumps(ids[start : start + 10_000])],
                 ):
                     now[row[0]] = tuple(row[1:])
-            dropped = [(pid, *old) for pid, old in dirty.items() if old is not None and now.get(pid) != old]
-            added = [(pid, *new) for pid, new in now.items() if dirty[pid] != new]
-            c.executemany(
-                f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) VALUES ('delete', ?, {marks})", dropped
-            )
-            c.executemany(f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})", added)
+            dropped = {pid: old for pid, old in dirty.items() if old is not None and now.get(pid) != old}
+            added = {pid: new for pid, new in now.items() if dirty[pid] != new}
+            drop = f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) VALUES ('delete', ?, {marks})"
+            add = f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})"
+            # In rowid order, each paper's old entry dropped just before its new one is added: FTS5 starts
+            # a new segment whenever a write's rowid is lower than the last one's (or equal, after an add),
+            # so a batch's entries then make one segment, not a deletions' and an additions' one or more.
+            if dropped:
+                for pid in sorted(dropped.keys() | added.keys()):
+                    if pid in dropped:
+                        c.execute(drop, (pid, *dropped[pid]))
+                    if pid in added:
+                        c.execute(add, (pid, *added[pid]))
+            else:
+                c.executemany(add, [(pid, *added[pid]) for pid in sorted(added)])
             if dropped or added:
                 c.execute(
                     """INSERT INTO meta (key, value) VALUES (?, ?)

@@ -157,3 +157,18 @@ def test_a_merge_that_fails_leaves_the_ingest_applied_and_the_merge_due_for_the_
     assert report.unchanged == report.profiles
     assert segments(db) == 1
     assert churn(db) == 0
+
+
+def test_a_re_ingest_that_rewrites_papers_text_adds_one_segment_per_batch_and_answers_as_a_fresh_build(
+    tmp_path: Path, folder: Path
+) -> None:
+    db, fresh = tmp_path / "c.db", tmp_path / "fresh.db"
+    run(db, folder)
+    assert segments(db) == 1
+    revise_abstracts(folder, 3)
+    run(db, folder)
+    assert churn(db) >= 4  # at least two papers' entries dropped and added again, in one batch
+    # Dropping and adding in rowid order, paper by paper, lets FTS5 keep the batch in one new segment.
+    assert segments(db) == 2
+    run(fresh, folder)
+    assert answers(db) == answers(fresh)
