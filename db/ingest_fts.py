@@ -102,14 +102,11 @@ class FtsUpkeep:
             # In rowid order, each paper's old entry dropped just before its new one is added: FTS5 starts
             # a new segment whenever a write's rowid is lower than the last one's (or equal, after an add),
             # so a batch's entries then make one segment, not a deletions' and an additions' one or more.
-            if dropped:
-                for pid in sorted(dropped.keys() | added.keys()):
-                    if pid in dropped:
-                        c.execute(drop, (pid, *dropped[pid]))
-                    if pid in added:
-                        c.execute(add, (pid, *added[pid]))
-            else:
-                c.executemany(add, [(pid, *added[pid]) for pid in sorted(added)])
+            for pid in sorted(dropped.keys() | added.keys()):
+                if pid in dropped:
+                    c.execute(drop, (pid, *dropped[pid]))
+                if pid in added:
+                    c.execute(add, (pid, *added[pid]))
             if dropped or added:
                 c.execute(
                     """INSERT INTO meta (key, value) VALUES (?, ?)
