@@ -12,7 +12,6 @@ letters and digits, case-folded, accents removed.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
@@ -26,6 +25,9 @@ from scholar_catalog.db import term_docs
 TITLE_WEIGHT = 2  # a title word counts as much as two abstract words
 
 _TOKEN_RE = re.compile(r"[^\W_]+")
+# The regex's tokens of an ASCII text, ~7x faster: every byte that is not a letter or a digit becomes
+# a space, then str.split.
+_ASCII_SPACES = bytes(c if c < 128 and chr(c).isalnum() else 32 for c in range(256))
 
 # Function words and the boilerplate of abstracts: never a topic, whatever their frequency.
 _STOPWORDS = """a about above across after again against all almost along also although always am among an and another
@@ -53,19 +55,29 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-@functools.lru_cache(maxsize=1 << 12)
 def _accept(token: str) -> bool:
     return term_docs.kept(token) and token not in STOPWORDS
 
 
+def _words(text: str) -> list[str]:
+    """Every token of *text* as the index splits it (runs of letters and digits, folded)."""
+    folded = fold(text)
+    if folded.isascii():
+        return folded.encode("ascii").translate(_ASCII_SPACES).decode("ascii").split()
+    return _TOKEN_RE.findall(folded)
+
+
 def tokens(text: str) -> list[str]:
     """The index's tokens of *text* that can be topic terms (no stopwords, numbers or single letters)."""
-    return [t for t in _TOKEN_RE.findall(fold(text)) if _accept(t)]
+    return [t for t in _words(text) if _accept(t)]
 
 
 def term_counts(title: str, abstract: str) -> Counter[str]:
     """Weighted term frequencies of one paper."""
-    counts = Counter(tokens(abstract))
+    counts: Counter[str] = Counter()
+    for term, count in Counter(_words(abstract)).items():  # each distinct word tested once
+        if _accept(term):
+            counts[term] = count
     for term in tokens(title):
         counts[term] += TITLE_WEIGHT
     return counts

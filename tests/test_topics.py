@@ -39,6 +39,25 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def test_term_counts_split_ascii_and_accented_text_into_the_same_words_as_the_letters_and_digits_rule() -> None:
+    texts = [
+        "Graph Neural Networks: 3D point-clouds, x_y and __init__ (A1b2)!",
+        "Łukasz Kaiser's naïve Bayes in Straße, Ærø and İstanbul",
+        "ℌilbert spaces, ﬁne-tuning, ① and ² (text that folds to ASCII)",
+        "数据挖掘 データ e\u0301cole ʻOkina",
+        "",
+    ]
+    for title in texts:
+        for abstract in texts:
+            rule = Counter(t for t in T._TOKEN_RE.findall(T.fold(abstract)) if T._accept(t))
+            for t in T._TOKEN_RE.findall(T.fold(title)):
+                if T._accept(t):
+                    rule[t] += T.TITLE_WEIGHT
+            got = T.term_counts(title, abstract)
+            assert list(got.items()) == list(rule.items())  # the same terms, counts and order (sums are ordered)
+    assert T.tokens("Graph-based GRAPHS, graphs") == ["graph", "graphs", "graphs"]
+
+
 @pytest.fixture(scope="module")
 def eval_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_catalog(tmp_path_factory.mktemp("eval") / "catalog.db", EVAL / "profiles")
