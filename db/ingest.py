@@ -51,6 +51,7 @@ from .ingest_files import (
     workers_setting,
 )
 from .ingest_known import KnownFiles
+from .ingest_merge import listing_fields
 from .ingest_rows import CLEANUP_DUE, RowWriter
 from .parser import ProfileParseError
 from .schema import now_iso
@@ -261,12 +262,13 @@ class Ingester(KnownFiles, RowWriter):
             profile = loaded.parsed(shown)
         except ProfileParseError as err:
             return FileOutcome(shown, "rejected", pid, str(err))
+        fields = loaded.fields or listing_fields(profile)
         del loaded
 
         self.conn.execute("SAVEPOINT profile_file")
         mark_authors, mark_affiliations = len(self._new_authors), len(self._new_affiliations)
         try:
-            new, updated = self._apply_profile(pid, profile, resolved, st, digest, as_of)
+            new, updated = self._apply_profile(pid, profile, fields, resolved, st, digest, as_of)
         except sqlite3.OperationalError as err:
             self._rollback_savepoint(mark_authors, mark_affiliations)
             raise _abort(err, shown) from err

@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
+from .ingest_merge import listing_fields
 from .parser import Profile, ProfileParseError, parse_profile
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -117,6 +118,7 @@ class Loaded:
     profile: Profile | None = None
     parse_error: ProfileParseError | None = None
     data: bytes | None = None  # read but not parsed yet (parsed only when needed)
+    fields: tuple[list[str], list[str]] | None = None  # listing_fields of the profile, if parsed here
 
     def parsed(self, shown: str) -> Profile:
         """The profile, parsing the bytes if that was not done yet; raises :class:`ProfileParseError`."""
@@ -146,6 +148,8 @@ def load(path: str, size: int, mtime_ns: int, as_of: date, *, parse: bool) -> Lo
         loaded.profile = parse_profile(data, as_of=as_of, path=path)
     except ProfileParseError as err:
         loaded.parse_error = err
+    else:
+        loaded.fields = listing_fields(loaded.profile)
     return loaded
 
 

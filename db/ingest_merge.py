@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .normalize import normalize_name, normalize_title
-from .parser import _split_authors
+from .parser import Profile, _split_authors
 
 # refresh_paper's view of a paper's listings (a listing's title and abstract are NULL where they are the paper's).
 _LISTING_COLUMNS = """l.date, l.date_raw, l.category, l.has_code, l.authors_raw, a.id, a.name, a.name_norm,
@@ -30,6 +30,19 @@ _json = json.JSONEncoder(ensure_ascii=False).encode
 # The same names and author lines come back for every listing of a paper: remember their keys and splits.
 _name_key = functools.lru_cache(maxsize=1 << 16)(normalize_name)
 _title_key = functools.lru_cache(maxsize=1 << 15)(normalize_title)  # a shared paper's title comes back soon
+
+
+def listing_fields(profile: Profile) -> tuple[list[str], list[str]]:
+    """Each entry's title key (what finds its paper) and author line as its listing stores it.
+
+    Computed where the file is parsed (a read-ahead worker, when there is one), not by the writer.
+    """
+    keys = [_title_key(entry.title) or entry.title.casefold() for entry in profile.entries]
+    lines = []
+    for entry in profile.entries:
+        line = ", ".join(entry.authors) + (" et al." if entry.authors_truncated else "")
+        lines.append(line + " · " + ", ".join(entry.affiliations) if entry.affiliations else line)
+    return keys, lines
 
 
 @dataclass(slots=True)

@@ -23,7 +23,6 @@ from .ingest_merge import (
     _merge_added_last,
     _Merged,
     _name_key,
-    _title_key,
 )
 from .normalize import normalize_name
 from .parser import Profile
@@ -63,7 +62,14 @@ class RowWriter(FtsUpkeep):
             self._rows_changed = True
 
     def _apply_profile(
-        self, pid: str, profile: Profile, resolved: str, st: os.stat_result, digest: str, as_of: date
+        self,
+        pid: str,
+        profile: Profile,
+        fields: tuple[list[str], list[str]],
+        resolved: str,
+        st: os.stat_result,
+        digest: str,
+        as_of: date,
     ) -> tuple[int, int]:
         c = self.conn
         # What the profile listed before (the parts the merge reads; title and abstract NULL where the paper's).
@@ -136,7 +142,7 @@ class RowWriter(FtsUpkeep):
         sink: tuple[list[Any], list[Any]] = ([], [])  # their authors and affiliations, written in one go below
         listing_rows: list[tuple[Any, ...]] = []
         seen_in_file: set[int] = set()
-        keys = [_title_key(entry.title) or entry.title.casefold() for entry in profile.entries]
+        keys, author_lines = fields  # listing_fields(profile)
         paper_ids: dict[str, int] = {}  # the papers these titles already are (one query for the file)
         texts: dict[int, tuple[str, str]] = {}  # and their title and abstract: a listing giving the same stores NULL
         for key, paper_id, title, abstract in c.execute(
@@ -146,11 +152,8 @@ class RowWriter(FtsUpkeep):
         ):
             paper_ids[key] = paper_id
             texts[paper_id] = (title, abstract)
-        for position, (entry, key) in enumerate(zip(profile.entries, keys, strict=True), start=1):
+        for position, (entry, key, authors_raw) in enumerate(zip(profile.entries, keys, author_lines, strict=True), 1):
             found = paper_ids.get(key)
-            authors_raw = ", ".join(entry.authors) + (" et al." if entry.authors_truncated else "")
-            if entry.affiliations:
-                authors_raw += " · " + ", ".join(entry.affiliations)
             if found is None:
                 # Its only listing will be this one: insert the row refresh_paper would make of it (the
                 # merged values need no author ids; the paper's authors are added in the refresh loop).
