@@ -74,12 +74,15 @@ def tokens(text: str) -> list[str]:
 
 def term_counts(title: str, abstract: str) -> Counter[str]:
     """Weighted term frequencies of one paper."""
+    # _accept inlined (the topic tools count the words of dozens of papers a call), each distinct word once
+    low, high, stop = term_docs.MIN_TERM, term_docs.MAX_TERM, STOPWORDS
     counts: Counter[str] = Counter()
-    for term, count in Counter(_words(abstract)).items():  # each distinct word tested once
-        if _accept(term):
+    for term, count in Counter(_words(abstract)).items():
+        if low <= len(term) <= high and term not in stop and not term.isdigit():
             counts[term] = count
-    for term in tokens(title):
-        counts[term] += TITLE_WEIGHT
+    for term in _words(title):
+        if low <= len(term) <= high and term not in stop and not term.isdigit():
+            counts[term] += TITLE_WEIGHT
     return counts
 
 
@@ -140,12 +143,13 @@ def weigh(counts: Mapping[str, float], dfs: Mapping[str, int], papers: int) -> d
 
 def weigh_idf(counts: Mapping[str, float], idfs: Mapping[str, float]) -> dict[str, float]:
     """:func:`weigh` with each term's :func:`idf` given (0 or missing: a term absent from the index)."""
+    log_tf, known, get = _LOG_TF, len(_LOG_TF), idfs.get
     vector = {
-        t: _LOG_TF[c] * w if c < len(_LOG_TF) else (1.0 + math.log(c)) * w
+        t: (log_tf[c] if c < known else 1.0 + math.log(c)) * w
         for t, c in counts.items()
-        if c > 0 and (w := idfs.get(t, 0.0))
+        if c > 0 and (w := get(t, 0.0))
     }
-    norm = math.sqrt(sum(w * w for w in vector.values()))
+    norm = math.sqrt(sum([w * w for w in vector.values()]))
     return {t: w / norm for t, w in vector.items()} if norm else {}
 
 
@@ -158,7 +162,7 @@ def centroid(vectors: Iterable[Mapping[str, float]]) -> dict[str, float]:
     for vector in vectors:
         for term, weight in vector.items():
             total[term] = total.get(term, 0.0) + weight
-    norm = math.sqrt(sum(w * w for w in total.values()))
+    norm = math.sqrt(sum([w * w for w in total.values()]))
     return {t: w / norm for t, w in total.items()} if norm else {}
 
 
