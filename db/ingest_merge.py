@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .normalize import normalize_name, normalize_title
-from .parser import Profile, _split_authors
+from .parser import AUTHORS_SEP, Profile, _split_authors
 
 # refresh_paper's view of a paper's listings (a listing's title and abstract are NULL where they are the paper's).
 _LISTING_COLUMNS = """l.date, l.date_raw, l.category, l.has_code, l.authors_raw, a.id, a.name, a.name_norm,
@@ -41,7 +41,7 @@ def listing_fields(profile: Profile) -> tuple[list[str], list[str]]:
     lines = []
     for entry in profile.entries:
         line = ", ".join(entry.authors) + (" et al." if entry.authors_truncated else "")
-        lines.append(line + " · " + ", ".join(entry.affiliations) if entry.affiliations else line)
+        lines.append(line + AUTHORS_SEP + ", ".join(entry.affiliations) if entry.affiliations else line)
     return keys, lines
 
 
