@@ -6,8 +6,9 @@ author* (a normalized name seen in author lists only). Resolution goes:
 1. exact match on the normalized name (case, accents, punctuation and
    whitespace ignored) — ``confidence`` 1.0;
 2. otherwise fuzzy match with rapidfuzz's ``WRatio`` (typos, partial names:
-   ``Khattar`` finds ``Abhinav Khattar``) against every known name; the best
-   match is accepted above :data:`ACCEPT_SCORE`, and the answer says so.
+   ``Khattar`` finds ``Abhinav Khattar``) against the names that could match
+   (:meth:`NameIndex.fuzzy`); the best match is accepted above
+   :data:`ACCEPT_SCORE`, and the answer says so.
 
 The index is an in-memory list of distinct normalized names, built once per
 catalog version (about 60 bytes a name).
@@ -26,6 +27,10 @@ ACCEPT_SCORE = 82.0  # below this a fuzzy match is a suggestion, not an answer
 SUGGEST_SCORE = 50.0
 TOKEN_SCORE = 75.0  # a query token this close to a name token makes that name a candidate
 TOKEN_NEIGHBOURS = 50
+MIN_PART = 2  # the shortest name token looked for in a run-together name ("liwei": li + wei)
+FALLBACK_NAMES = 10_000  # names scored at most when no name shares a token with the query
+MAX_NAME_KEY = 100  # a longer query is cut here: no name is that long, and scoring grows with length
+MAX_SPLITS = 4  # ways of splitting one run-together token whose second part is looked up fuzzily
 
 
 @dataclass(slots=True, frozen=True)
@@ -55,10 +60,12 @@ class NameIndex:
 
     Exact lookups go straight to SQLite. The in-memory part (every distinct name, and
     a token → names map) is built on the first fuzzy or completion query only. A fuzzy
-    query scores just the *candidates*: names sharing a token with the query, or a
-    token within a typo of one of its tokens; only when there are none does it scan
-    every name. So ``Ritika Borker`` is scored against the few names containing
+    query scores just the *candidates*: names sharing a token with the query, a token
+    within a typo of one of its tokens, or the tokens a run-together one is made of (a
+    missing space). So ``Ritika Borker`` is scored against the few names containing
     ``ritika`` (or a token like ``borker``), not against every name in the catalog.
+    When there are none, the names holding the tokens closest to the query's are scored
+    (at most FALLBACK_NAMES): never every name, which takes seconds at 700,000 names.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -105,30 +112,89 @@ class NameIndex:
         return NameMatch(key, 100.0, people) if people else None
 
     def _candidates(self, key: str) -> list[str] | None:
-        """Names sharing a token (or a token within a typo) with *key*; None when there are none."""
-        from rapidfuzz import fuzz, process
+        """Names sharing a token (or a token within a typo) with *key*; None when there are none.
 
+        A token that is neither a name token nor within a typo of one may be two run together
+        ("alejandrogopalani"): the names holding its parts are candidates then (see :meth:`_parts`).
+        """
         keys = self.keys
         chosen: set[int] = set()
-        for token in set(key.split()):
+        tokens = set(key.split())
+        # An initial ("a" of "Alessandro A. Khattar") is shared by a tenth of all names and tells little:
+        # it brings candidates only when the query has nothing longer.
+        tokens = {t for t in tokens if len(t) > 1} or tokens
+        for token in tokens:
             if (exact := self._by_token.get(token)) is not None:
                 chosen.update(exact)
-            if len(token) < 3:
-                continue
-            for similar, _, _ in process.extract(
-                token, self._vocabulary, scorer=fuzz.ratio, limit=TOKEN_NEIGHBOURS, score_cutoff=TOKEN_SCORE
-            ):
+            near = self._near(token) if len(token) >= 3 else []
+            for similar in near:
                 chosen.update(self._by_token[similar])
+            if exact is None and not near:
+                for part in self._parts(token):
+                    chosen.update(self._by_token[part])
         return [keys[i] for i in chosen] if chosen else None
+
+    def _near(self, token: str) -> list[str]:
+        """Name tokens within a typo of *token* (at most TOKEN_NEIGHBOURS, closest first)."""
+        from rapidfuzz import fuzz, process
+
+        hits = process.extract(
+            token, self._vocabulary, scorer=fuzz.ratio, limit=TOKEN_NEIGHBOURS, score_cutoff=TOKEN_SCORE
+        )
+        return [similar for similar, _, _ in hits]
+
+    def _parts(self, token: str) -> set[str]:
+        """Name tokens that *token* is two of, run together: a name token at either end, and the rest as a
+        name token or its typo neighbours ("alejandrogoplani": alejandro, and gopalani near goplani).
+
+        An end of fewer than 3 letters counts only when the rest is a name token too ("liwei": li, wei).
+        The typo neighbours of at most MAX_SPLITS rests are looked for, those after the longest ends first.
+        """
+        by_token = self._by_token
+        ends = [
+            pair
+            for cut in range(MIN_PART, len(token) - MIN_PART + 1)
+            for pair in ((token[:cut], token[cut:]), (token[cut:], token[:cut]))
+            if pair[0] in by_token
+        ]
+        parts: set[str] = set()
+        searched = 0
+        for end, rest in sorted(ends, key=lambda pair: -len(pair[0])):
+            if rest in by_token:
+                parts.update((end, rest))
+            elif len(end) >= 3 and len(rest) >= 3 and searched < MAX_SPLITS:
+                searched += 1
+                parts.add(end)
+                parts.update(self._near(rest))
+        return parts
+
+    def _closest(self, key: str) -> list[str]:
+        """For a *key* no name shares a token with, not even within a typo: the names holding the name
+        tokens closest to its own (by `ratio`), the closest tokens' names first, up to FALLBACK_NAMES."""
+        from rapidfuzz import fuzz, process
+
+        ranked = sorted(
+            (-score, position, similar)
+            for token in set(key.split())
+            for similar, score, position in process.extract(
+                token, self._vocabulary, scorer=fuzz.ratio, processor=None, limit=TOKEN_NEIGHBOURS
+            )
+        )
+        chosen: set[int] = set()
+        for _, _, similar in ranked:
+            if len(chosen) >= FALLBACK_NAMES:
+                break
+            chosen.update(self._by_token[similar])
+        return [self.keys[i] for i in chosen]
 
     def fuzzy(self, query: str, limit: int = 5, cutoff: float = SUGGEST_SCORE) -> list[NameMatch]:
         """The *limit* best fuzzy matches for *query*, best first, each scored 0–100."""
-        key = normalize_name(query)
+        key = normalize_name(query)[:MAX_NAME_KEY]
         if not key or not self.keys:
             return []
         from rapidfuzz import fuzz, process
 
-        choices = self._candidates(key) or self.keys
+        choices = self._candidates(key) or self._closest(key)
         hits = process.extract(key, choices, scorer=fuzz.WRatio, processor=None, limit=limit, score_cutoff=cutoff)
         hits.sort(key=lambda hit: (-hit[1], hit[0]))  # equal scores in a stable (alphabetical) order
         return [NameMatch(choice, float(score), self.people(choice)) for choice, score, _ in hits]

@@ -15,6 +15,7 @@ import pytest
 from test_ingest import NAMESAKE_PROFILES, profile, write
 
 from conftest import build_catalog
+from scholar_catalog.db import names as names_module
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import open_writable
 from scholar_catalog.db.names import ACCEPT_SCORE, NameIndex, NameMatch, Person
@@ -124,11 +125,56 @@ def test_fuzzy_results_are_best_first_then_alphabetical_and_bounded(examples: Ca
     assert keys(index.fuzzy("chen", limit=20, cutoff=70.0)) == ["henrik solberg"]
 
 
-def test_fuzzy_without_a_shared_token_scans_every_name(examples: Catalog) -> None:
-    # No token of "hnrik sol" is a name token, nor within a typo of one of 3+ letters: every name is scored.
+def test_fuzzy_without_a_shared_token_scores_the_names_of_the_closest_tokens(examples: Catalog) -> None:
+    # No token of "hnrik solbrg" is a name token: the names holding the tokens closest to its own are scored.
     hits = examples.names().fuzzy("hnrik solbrg")
     assert hits[0].key == "henrik solberg" and hits[0].score >= ACCEPT_SCORE
     assert examples.names().fuzzy("xyz qqq") == []
+
+
+def test_the_closest_tokens_bring_their_names_until_the_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = _index_of(["anna a1", "anna a2", "anna a3", "hanna b1", "zed q"])
+    index.keys  # noqa: B018 (builds the token map)
+    monkeypatch.setattr(names_module, "FALLBACK_NAMES", 2)
+    # "anna" is the token closest to "anne": its three names pass the budget, so "hanna" brings none.
+    assert sorted(index._closest("anne")) == ["anna a1", "anna a2", "anna a3"]
+    monkeypatch.setattr(names_module, "FALLBACK_NAMES", 10)
+    assert "hanna b1" in index._closest("anne")
+
+
+def test_a_run_together_name_is_found_through_its_parts(examples: Catalog) -> None:
+    index = examples.names()
+    assert "henrik solberg" in (index._candidates("henriksolberg") or [])
+    for query in ("HenrikSolberg", "henrikSolbreg", "Henrk-solberg"):  # a missing space, and a typo beside it
+        assert index.fuzzy(query)[0].key == "henrik solberg", query
+    assert index.fuzzy("WeiZhang")[0].key == "wei zhang"
+
+
+def test_a_part_of_two_letters_counts_only_when_the_rest_is_a_token_too() -> None:
+    index = _index_of(["li wei", "li na", "al green"])
+    index.keys  # noqa: B018 (builds the token map)
+    assert index._parts("liwei") == {"li", "wei"}
+    assert index._parts("alqzvx") == set()  # "al" is a token, but "qzvx" is neither one nor near one
+    assert index.fuzzy("liwei")[0].key == "li wei"
+
+
+def test_at_most_four_rests_are_looked_up_fuzzily_the_longest_ends_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = _index_of(["abc x", "abcd x", "abcde x", "abcdef x", "abcdefg x"])
+    index.keys  # noqa: B018 (builds the token map)
+    searched: list[str] = []
+    monkeypatch.setattr(index, "_near", lambda rest: searched.append(rest) or [])
+    assert index._parts("abcdefgzzzzz") == {"abcdefg", "abcdef", "abcde", "abcd"}
+    assert searched == ["zzzzz", "gzzzzz", "fgzzzzz", "efgzzzzz"]
+
+
+def test_a_long_query_is_cut_before_it_is_scored(examples: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = examples.names()
+    seen: list[str] = []
+    candidates_of = index._candidates
+    monkeypatch.setattr(index, "_candidates", lambda key: seen.append(key) or candidates_of(key))
+    hits = index.fuzzy("Henrik Solberg " + "zq" * 3000)
+    assert len(seen[0]) == names_module.MAX_NAME_KEY and seen[0].startswith("henrik solberg zqzq")
+    assert hits[0].key == "henrik solberg"
 
 
 def test_short_tokens_are_matched_exactly_only(examples: Catalog) -> None:
