@@ -198,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(item.split("=", 1) for item in args.env)
     rng = random.Random(args.seed)
     if args.dbs:
-        return 1 if compare(*args.dbs, rng, "catalogs") else 0
+        differences = compare(*args.dbs, rng, "catalogs")
+        for problem in differences:
+            print(problem, file=sys.stderr)
+        return 1 if differences else 0
     if not args.old:
         parser.error("--old or --dbs is required")
     work = Path(tempfile.mkdtemp(prefix="compare-", dir=args.workdir))

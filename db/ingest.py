@@ -62,8 +62,10 @@ __all__ += ["ingest", "profile_id_for", "workers_setting"]
 Status = Literal["applied", "unchanged", "rejected"]
 
 # A batch (one transaction) ends after this many files or seconds: readers see progress that often.
-BATCH_FILES = 2000
-BATCH_SECONDS = 2.0
+# Each commit writes every page the batch dirtied and FTS5 starts a segment per batch, so fewer, larger
+# batches write less (a first ingest at 50k: ~0.8x the time of 2 s batches, bench/README.md "Round fifteen").
+BATCH_FILES = 4000
+BATCH_SECONDS = 8.0
 MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across batches
 # Connection settings for the length of an ingest (restored after): a 128 MB page cache instead of
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
