@@ -31,6 +31,7 @@ FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
 # from each (bench/README.md "Round ten").
 FTS_CHURN = "fts_churn"
 MERGE_SHARE = 0.1  # merge once those entries reach this share of the papers
+SYNC_PART = 2_000  # papers whose indexed text a batch's index sync reads back at a time
 
 
 class FtsUpkeep:
@@ -87,34 +88,48 @@ class FtsUpkeep:
         c.execute("SAVEPOINT fts_sync")
         try:
             dirty = self._fts_dirty
-            ids = list(dirty)
-            now: dict[int, tuple[Any, ...]] = {}
-            for start in range(0, len(ids), 10_000):
-                for row in c.execute(
-                    f"SELECT id, {columns} FROM papers WHERE id IN (SELECT value FROM json_each(?))",
-                    [json.dumps(ids[start : start + 10_000])],
-                ):
-                    now[row[0]] = tuple(row[1:])
-            dropped = {pid: old for pid, old in dirty.items() if old is not None and now.get(pid) != old}
-            added = {pid: new for pid, new in now.items() if dirty[pid] != new}
             drop = f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, {columns}) VALUES ('delete', ?, {marks})"
             add = f"INSERT INTO {FTS_TABLE} (rowid, {columns}) VALUES (?, {marks})"
+            # The counts of a new catalog's batches are made once, at its end (term_docs.apply): their
+            # texts need not be kept for it.
+            counted = self._final_batch or not term_docs.is_stale(c)
+            changes: list[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]] = []
+            refreshed: list[int] = []
+            written = 0
+            ids = sorted(dirty)
             # In rowid order, each paper's old entry dropped just before its new one is added: FTS5 starts
             # a new segment whenever a write's rowid is lower than the last one's (or equal, after an add),
             # so a batch's entries then make one segment, not a deletions' and an additions' one or more.
-            for pid in sorted(dropped.keys() | added.keys()):
-                if pid in dropped:
-                    c.execute(drop, (pid, *dropped[pid]))
-                if pid in added:
-                    c.execute(add, (pid, *added[pid]))
-            if dropped or added:
+            # The papers' text is read back a part at a time, so a large batch never holds all of it.
+            for start in range(0, len(ids), SYNC_PART):
+                part = ids[start : start + SYNC_PART]
+                now: dict[int, tuple[Any, ...]] = {
+                    row[0]: tuple(row[1:])
+                    for row in c.execute(
+                        f"SELECT id, {columns} FROM papers WHERE id IN (SELECT value FROM json_each(?))",
+                        [json.dumps(part)],
+                    )
+                }
+                for pid in part:
+                    old, new = dirty[pid], now.get(pid)
+                    if old is not None and new != old:
+                        c.execute(drop, (pid, *old))
+                        written += 1
+                    if new is not None and new != old:
+                        c.execute(add, (pid, *new))
+                        written += 1
+                    if old is None or new != old:
+                        refreshed.append(pid)
+                    if counted:
+                        changes.append((old, new))
+            if written:
                 c.execute(
                     """INSERT INTO meta (key, value) VALUES (?, ?)
                        ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value""",
-                    [FTS_CHURN, len(dropped) + len(added)],
+                    [FTS_CHURN, written],
                 )
-            term_docs.apply(c, [(old, now.get(pid)) for pid, old in dirty.items()], final=self._final_batch)
-            vectors.refresh(c, [pid for pid, old in dirty.items() if old is None or now.get(pid) != old])
+            term_docs.apply(c, changes, final=self._final_batch)
+            vectors.refresh(c, refreshed)
             for sql in self._fts_triggers:
                 c.execute(sql)
         except BaseException:

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import AS_OF, EXAMPLES
 from scholar_catalog.db import ingest as ingest_mod
-from scholar_catalog.db import ingest_fts
+from scholar_catalog.db import ingest_fts, term_docs
 from scholar_catalog.db.connection import open_writable
 from scholar_catalog.db.ingest import Ingester, IngestReport, discover, ingest
 
@@ -172,3 +172,37 @@ def test_a_re_ingest_that_rewrites_papers_text_adds_one_segment_per_batch_and_an
     assert segments(db) == 2
     run(fresh, folder)
     assert answers(db) == answers(fresh)
+
+
+def index_counts(db_path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The kept term counts, and FTS5's own count of each term (what they must equal)."""
+    with closing(sqlite3.connect(db_path)) as conn:
+        kept = conn.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
+        conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, papers_fts, row)")
+        own = [(t, d) for t, d in conn.execute("SELECT term, doc FROM temp.v ORDER BY term") if term_docs.kept(t)]
+    return kept, own
+
+
+def test_a_batch_synced_a_few_papers_at_a_time_writes_the_same_index_and_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_mod, "BATCH_FILES", 10**9)  # the whole run in one batch: many parts in one sync
+    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", 1e9)
+    monkeypatch.setattr(term_docs, "RECOUNT_RATIO", 0)  # a re-ingest's counts moved by delta, from the parts' texts
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    for name in (whole, parts):
+        shutil.copytree(EXAMPLES, name)
+    for step in ("from empty", "abstracts revised"):
+        if step == "abstracts revised":
+            revise_abstracts(whole, 6)
+            revise_abstracts(parts, 6)
+        run(tmp_path / "whole.db", whole)
+        monkeypatch.setattr(ingest_fts, "SYNC_PART", 3)
+        run(tmp_path / "parts.db", parts)
+        monkeypatch.setattr(ingest_fts, "SYNC_PART", 2_000)
+        assert indexed(tmp_path / "parts.db") == indexed(tmp_path / "whole.db"), step
+        assert all(answers(tmp_path / "whole.db")), step
+        assert answers(tmp_path / "parts.db") == answers(tmp_path / "whole.db"), step
+        assert churn(tmp_path / "parts.db") == churn(tmp_path / "whole.db"), step
+        kept, own = index_counts(tmp_path / "parts.db")
+        assert kept == own and kept == index_counts(tmp_path / "whole.db")[0], step
