@@ -112,16 +112,17 @@ class FtsUpkeep:
                 }
                 for pid in part:
                     old, new = dirty[pid], now.get(pid)
-                    if old is not None and new != old:
-                        c.execute(drop, (pid, *old))
-                        written += 1
-                    if new is not None and new != old:
-                        c.execute(add, (pid, *new))
-                        written += 1
-                    if old is None or new != old:
-                        refreshed.append(pid)
                     if counted:
                         changes.append((old, new))
+                    if old is not None and new == old:
+                        continue
+                    refreshed.append(pid)
+                    if old is not None:
+                        c.execute(drop, (pid, *old))
+                        written += 1
+                    if new is not None:
+                        c.execute(add, (pid, *new))
+                        written += 1
             if written:
                 c.execute(
                     """INSERT INTO meta (key, value) VALUES (?, ?)

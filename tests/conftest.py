@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator, Mapping
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 
 import pytest
+
+from scholar_catalog.db import term_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 # The real seed profiles; SCHOLAR_CATALOG_TEST_SEEDS points elsewhere (the tests of this rule use it).
@@ -74,6 +78,19 @@ def reingest(db_path: Path, *paths: Path, as_of: date = AS_OF) -> None:
         ingest(database, list(paths), as_of=as_of, prune=True)
     finally:
         database.conn.close()
+
+
+def vocab_counts(db: Path) -> list[tuple[str, int]]:
+    """What FTS5 itself says: each kept term's number of papers, in term order."""
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, papers_fts, row)")
+        return [(t, d) for t, d in conn.execute("SELECT term, doc FROM temp.v ORDER BY term") if term_docs.kept(t)]
+
+
+def kept_counts(db: Path) -> list[tuple[str, int]]:
+    """The catalog's kept term counts (``term_docs``), in term order."""
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import AS_OF, EXAMPLES
+from conftest import AS_OF, EXAMPLES, kept_counts, vocab_counts
 from scholar_catalog.db import ingest as ingest_mod
 from scholar_catalog.db import ingest_fts, term_docs
 from scholar_catalog.db.connection import open_writable
@@ -174,15 +174,6 @@ def test_a_re_ingest_that_rewrites_papers_text_adds_one_segment_per_batch_and_an
     assert answers(db) == answers(fresh)
 
 
-def index_counts(db_path: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The kept term counts, and FTS5's own count of each term (what they must equal)."""
-    with closing(sqlite3.connect(db_path)) as conn:
-        kept = conn.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
-        conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, papers_fts, row)")
-        own = [(t, d) for t, d in conn.execute("SELECT term, doc FROM temp.v ORDER BY term") if term_docs.kept(t)]
-    return kept, own
-
-
 def test_a_batch_synced_a_few_papers_at_a_time_writes_the_same_index_and_counts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -204,5 +195,5 @@ def test_a_batch_synced_a_few_papers_at_a_time_writes_the_same_index_and_counts(
         assert all(answers(tmp_path / "whole.db")), step
         assert answers(tmp_path / "parts.db") == answers(tmp_path / "whole.db"), step
         assert churn(tmp_path / "parts.db") == churn(tmp_path / "whole.db"), step
-        kept, own = index_counts(tmp_path / "parts.db")
-        assert kept == own and kept == index_counts(tmp_path / "whole.db")[0], step
+        kept, own = kept_counts(tmp_path / "parts.db"), vocab_counts(tmp_path / "parts.db")
+        assert kept == own and kept == kept_counts(tmp_path / "whole.db"), step

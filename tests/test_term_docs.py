@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, build_catalog, reingest
+from conftest import EXAMPLES, build_catalog, kept_counts, reingest, vocab_counts
 from scholar_catalog.db import term_docs, terms, vectors
 from scholar_catalog.db.connection import CatalogError, open_readonly, open_writable
 
@@ -24,18 +24,6 @@ SENTENCE = "We learn a compression scheme for scene graphs"
 # Precomposed and combining accents, a ligature, Cyrillic, CJK, a number and a superscript: FTS5 decides.
 ADDED = " Zorbulated naïve nai\u0308ve e\u0301tude ﬁligree Кодек 編碼器 2048 x² "
 NAMESAKE = "ex09_wei-zhang-cv.txt"  # the other Wei Zhang (ex05) is there from the start
-
-
-def vocab_counts(db: Path) -> list[tuple[str, int]]:
-    """What FTS5 itself says: each kept term's number of papers, in term order."""
-    with closing(sqlite3.connect(db)) as conn:
-        conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, papers_fts, row)")
-        return [(t, d) for t, d in conn.execute("SELECT term, doc FROM temp.v ORDER BY term") if term_docs.kept(t)]
-
-
-def kept_counts(db: Path) -> list[tuple[str, int]]:
-    with closing(sqlite3.connect(db)) as conn:
-        return conn.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
 
 
 @pytest.fixture(params=["by delta", "by recount"])
