@@ -57,7 +57,8 @@ def fold(text: str) -> str:
     """Casefold *text* and remove accents, keeping characters of every script."""
     if text.isascii():
         return text.casefold()
-    decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL))
+    # Decomposed first: a compatibility or accented form of one of these letters (𝚤, ǿ) decomposes to it.
+    decomposed = unicodedata.normalize("NFKD", text).translate(_SPECIAL)
     kept: list[str] = []
     foldable = True
     for ch in decomposed:
