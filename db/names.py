@@ -132,7 +132,8 @@ class NameIndex:
             if exact is None and not near:
                 for part in self._parts(token):
                     chosen.update(self._by_token[part])
-        return [keys[i] for i in chosen] if chosen else None
+        # In row (alphabetical) order: a limit cutting through equal scores keeps the first of them.
+        return [keys[i] for i in sorted(chosen)] if chosen else None
 
     def _near(self, token: str) -> list[str]:
         """Name tokens within a typo of *token* (at most TOKEN_NEIGHBOURS, closest first)."""
@@ -185,7 +186,7 @@ class NameIndex:
             if len(chosen) >= FALLBACK_NAMES:
                 break
             chosen.update(self._by_token[similar])
-        return [self.keys[i] for i in chosen]
+        return [self.keys[i] for i in sorted(chosen)]
 
     def fuzzy(self, query: str, limit: int = 5, cutoff: float = SUGGEST_SCORE) -> list[NameMatch]:
         """The *limit* best fuzzy matches for *query*, best first, each scored 0–100."""

@@ -417,6 +417,14 @@ def test_equal_scores_come_back_alphabetically_whatever_the_candidate_order() ->
     assert keys(hits) == ["ab foo", "ai foo"] and hits[0].score == hits[1].score
 
 
+def test_a_limit_cutting_through_equal_scores_keeps_the_alphabetically_first() -> None:
+    # The same rows 8, 1: the one best match asked for is the first of the two equal ones in the full answer.
+    names = ["aa x", "ab foo", "ac x", "ad x", "ae x", "af x", "ag x", "ah x", "ai foo", "aj x"]
+    index = _index_of(names)
+    assert keys(index.fuzzy("foo", limit=1)) == ["ab foo"]
+    assert keys(index.fuzzy("fooo", limit=1)) == ["ab foo"]  # through a typo neighbour too
+
+
 def test_a_close_winner_is_not_ambiguous_and_its_confidence_has_three_digits(examples: Catalog) -> None:
     person, resolution, _ = resolve(examples, "Henrik Solber")  # also matches 'Erik Nystrom', far behind
     assert (person.profile_id, resolution["match"], resolution["confidence"]) == ("ex08_henrik-solberg", "fuzzy", 0.963)
