@@ -86,6 +86,24 @@ def term_counts(title: str, abstract: str) -> Counter[str]:
     return counts
 
 
+def word_counts(title: str, abstract: str) -> Counter[str]:
+    """Every word of one paper, a title word counting TITLE_WEIGHT times, topic term or not.
+
+    :func:`term_counts` is this restricted to topic terms (same counts, same order): a vector weighs these
+    counts with weights that are 0 for any other word (:func:`is_topic_term`), which skips a filtering pass.
+    """
+    counts = Counter(_words(abstract))
+    title_words = _words(title)
+    for _ in range(TITLE_WEIGHT):
+        counts.update(title_words)
+    return counts
+
+
+def is_topic_term(word: str) -> bool:
+    """Whether *word* (a token of :func:`word_counts`) can be a topic term at all."""
+    return _accept(word)
+
+
 VOCAB_TABLE = "temp.papers_vocab"
 
 

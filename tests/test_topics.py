@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,37 @@ def test_term_counts_split_ascii_and_accented_text_into_the_same_words_as_the_le
             got = T.term_counts(title, abstract)
             assert list(got.items()) == list(rule.items())  # the same terms, counts and order (sums are ordered)
     assert T.tokens("Graph-based GRAPHS, graphs") == ["graph", "graphs", "graphs"]
+
+
+def test_all_words_weighed_with_zero_for_non_topic_words_give_the_topic_terms_vector() -> None:
+    texts = [
+        "Graph Neural Networks for the 3D point clouds of the graphs we propose",
+        "Łukasz's naïve Bayes: a simple, novel method in 2024 (x y z) graph graph",
+        "",
+    ]
+    idfs = {"graph": 2.0, "neural": 1.5, "networks": 0.5, "point": 1.0, "clouds": 3.0, "bayes": 2.5, "naive": 1.2}
+    weights = {"the": 0.0, "for": 0.0, "2024": 0.0, "x": 0.0, **idfs, "propose": 0.0}  # non-topic words weigh 0
+    for title in texts:
+        for abstract in texts:
+            words = T.word_counts(title, abstract)
+            topic = Counter({t: c for t, c in words.items() if T.is_topic_term(t)})
+            assert list(topic.items()) == list(T.term_counts(title, abstract).items())
+            expected = T.weigh_idf(T.term_counts(title, abstract), idfs)
+            assert list(T.weigh_idf(words, weights).items()) == list(expected.items())
+
+
+def test_paper_vectors_stay_exact_when_the_word_weight_cache_starts_again(
+    example_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scholar_catalog.tools import profiles
+
+    with closing(Catalog(example_db)) as fresh, fresh.connection() as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM papers ORDER BY id LIMIT 6")]
+        expected = {i: profiles.paper_vectors(fresh, conn, [i])[i] for i in ids}
+    monkeypatch.setattr(profiles, "CACHED_WEIGHTS", 5)  # every call past the first starts the cache again
+    with closing(Catalog(example_db)) as small, small.connection() as conn:
+        for i in ids:
+            assert profiles.paper_vectors(small, conn, [i])[i] == expected[i]
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from .models import TopicTerm
 POSTINGS_BUDGET = 6_000
 PERSON_PAPERS = 200  # most recent papers making up a person's profile
 TOPICS = 10
+CACHED_WEIGHTS = 500_000  # words whose weight is remembered; past it the cache starts again
 
 
 def frequencies(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
@@ -32,20 +33,25 @@ def paper_count(catalog: Catalog, conn: sqlite3.Connection) -> int:
     return catalog.cached("paper_count", lambda: conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
 
-def inverse_frequencies(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, float]:
-    """Every term's :func:`~scholar_catalog.db.terms.idf` (0: no paper has it), remembered until the catalog changes.
+def inverse_frequencies(catalog: Catalog, conn: sqlite3.Connection, words: set[str]) -> dict[str, float]:
+    """Every word's weight as a topic term, remembered until the catalog changes: its
+    :func:`~scholar_catalog.db.terms.idf`, or 0 for a word that is no topic term or in no paper.
 
-    Returns the whole cache: look terms up with ``.get(term, 0.0)``.
+    Returns the whole cache: look words up with ``.get(word, 0.0)``.
     """
     cache: dict[str, float] = catalog.cached("inverse_frequencies", dict)
-    missing = {t for t in terms if t not in cache}
+    missing = words.difference(cache)
     if missing:
-        if len(cache) > 500_000:
+        if len(cache) > CACHED_WEIGHTS:
             cache.clear()
-        dfs = frequencies(catalog, conn, missing)
+            missing = words  # every word asked for is returned, including those cached before
+        terms = [w for w in missing if T.is_topic_term(w)]
+        dfs = frequencies(catalog, conn, terms)
         total = paper_count(catalog, conn)
-        for term in missing:
-            cache[term] = T.idf(dfs[term], total) if term in dfs else 0.0
+        cache.update(dict.fromkeys(missing, 0.0))
+        for term in terms:
+            if term in dfs:
+                cache[term] = T.idf(dfs[term], total)
     return cache
 
 
@@ -57,16 +63,17 @@ def paper_vectors(catalog: Catalog, conn: sqlite3.Connection, ids: Iterable[int]
     if wanted:
         if len(cache) > 50_000:
             cache.clear()
+        # All words, topic terms or not: their weights drop the others (0) in one pass with the weighing.
         counts = {
-            row[0]: T.term_counts(row[1], row[2])
+            row[0]: T.word_counts(row[1], row[2])
             for row in conn.execute(
                 "SELECT id, title, abstract FROM papers WHERE id IN (SELECT value FROM json_each(?))",
                 [json.dumps(wanted)],
             )
         }
-        idfs = inverse_frequencies(catalog, conn, {t for c in counts.values() for t in c})
+        weights = inverse_frequencies(catalog, conn, set().union(*counts.values()))
         for paper_id in wanted:
-            cache[paper_id] = T.weigh_idf(counts.get(paper_id, {}), idfs)
+            cache[paper_id] = T.weigh_idf(counts.get(paper_id, {}), weights)
     return {i: cache[i] for i in ids if i in cache}
 
 
