@@ -10,9 +10,11 @@ some (rejected), deletes some (``--prune``), restores and adds files, and ingest
 After every round the two catalogs must hold the same rows with the same row ids in every table
 (a listing's title and abstract read as the listing gives them, whatever the storage), pass FTS5's
 ``integrity-check``, hold in ``term_docs`` (where the new one has it) each term's paper count as
-both indexes count it, and give the same ``MATCH`` answers with the same ``bm25`` scores for a sample
-of words, prefixes and phrases. ``--env NAME=VALUE`` (repeatable) is set for the new command only,
-e.g. to compare its one-process and worker-process ingest. Exit status 1 on any difference.
+both indexes count it, hold (each, from schema 5) title keys that are their titles' hashes and
+``title_words`` counts equal to a count of their titles' words, and give the same ``MATCH`` answers
+with the same ``bm25`` scores for a sample of words, prefixes and phrases. ``--env NAME=VALUE``
+(repeatable) is set for the new command only, e.g. to compare its one-process and worker-process ingest.
+Exit status 1 on any difference.
 """
 
 from __future__ import annotations
@@ -25,21 +27,26 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from scholar_catalog.db import title_words
 from scholar_catalog.db.parser import META_RE
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-11-24"
 # Columns that record when a file was read, not what it says.
 VOLATILE = {"profiles": {"ingested_at"}, "meta": {"value"}}
+# Columns made from others (schema 5's title key, a hash of title_norm): checked against them, not compared.
+DERIVED = {"papers": {"title_key"}}
 TABLES = ("meta", "profiles", "authors", "papers", "listings", "paper_authors", "affiliations", "paper_affiliations")
 
 
 def table_rows(conn: sqlite3.Connection, table: str) -> list[tuple[Any, ...]]:
     """Every row with its rowid, ordered by rowid; a listing's abstract as the listing gives it."""
-    columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in VOLATILE.get(table, ())]
+    skip = VOLATILE.get(table, set()) | DERIVED.get(table, set())
+    columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in skip]
     if table == "listings":
         shown = [f"coalesce(l.{c}, p.{c})" if c in ("title", "abstract") else f"l.{c}" for c in columns]
         sql = f"SELECT l.rowid, {', '.join(shown)} FROM listings l JOIN papers p ON p.id = l.paper_id ORDER BY l.rowid"
@@ -95,6 +102,21 @@ def index_counts(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     return [(t, d) for t, d in rows if 2 <= len(t) <= 40 and not t.isdigit()]
 
 
+def title_problems(conn: sqlite3.Connection) -> list[str]:
+    """Where a catalog's title keys or title words (schema 5) disagree with its titles."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'title_words'").fetchone():
+        return []
+    counts: Counter[str] = Counter()
+    wrong_keys = 0
+    for key, hashed in conn.execute("SELECT title_norm, title_key FROM papers"):
+        counts.update(title_words.words(key))
+        wrong_keys += hashed != title_words.title_hash(key)
+    problems = [f"{wrong_keys} papers' title_key is not their title's hash"] if wrong_keys else []
+    if conn.execute("SELECT word, papers FROM title_words ORDER BY word").fetchall() != sorted(counts.items()):
+        problems.append("title_words differs from a count of the titles' words")
+    return problems
+
+
 def compare(old_db: Path, new_db: Path, rng: random.Random, label: str) -> list[str]:
     problems: list[str] = []
     with sqlite3.connect(old_db) as old, sqlite3.connect(new_db) as new:
@@ -118,6 +140,8 @@ def compare(old_db: Path, new_db: Path, rng: random.Random, label: str) -> list[
             counts = new.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
             if counts != index_counts(old) or counts != index_counts(new):
                 problems.append(f"{label}: the new catalog's term_docs differs from the index's own counts")
+        for conn, which in ((old, "old"), (new, "new")):
+            problems += [f"{label}: {which} catalog: {p}" for p in title_problems(conn)]
         queries = fts_queries(old, rng, 60)
         if fts_answers(old, queries) != fts_answers(new, queries):
             problems.append(f"{label}: full-text answers differ")

@@ -21,10 +21,11 @@ import json
 import re
 import sys
 import time
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from scholar_catalog.db import term_docs
+from scholar_catalog.db import term_docs, title_words
 from scholar_catalog.db.connection import open_writable  # the same schema and PRAGMAs as ingest
 
 MONTHS = {
@@ -69,7 +70,7 @@ def load(paths: list[Path], db_path: Path, as_of: date) -> tuple[int, int]:
         "owners": "INSERT INTO authors (id, name, name_norm, profile_id) VALUES (?, ?, ?, ?)",
         "authors": "INSERT INTO authors (id, name, name_norm) VALUES (?, ?, ?)",
         "papers": "INSERT INTO papers (id, title, title_norm, abstract, date, year, category, has_code,"
-        " authors_listed, authors_truncated, affiliations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " authors_listed, authors_truncated, affiliations, title_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         "listings": "INSERT OR IGNORE INTO listings (profile_id, paper_id, position, line, title, score, category,"
         " date, date_raw, has_code, authors_raw, abstract) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         "pa": "INSERT INTO paper_authors (paper_id, author_id, position, is_owner) VALUES (?, ?, ?, ?)"
@@ -143,7 +144,8 @@ def load(paths: list[Path], db_path: Path, as_of: date) -> tuple[int, int]:
                 texts[paper] = (hash(title), hash(abstract))
                 rows["papers"].append(
                     (paper, title, tkey, abstract, when, y, category, int(bool(code)),
-                     json.dumps(names, ensure_ascii=False), int(truncated), json.dumps(orgs_list, ensure_ascii=False))
+                     json.dumps(names, ensure_ascii=False), int(truncated), json.dumps(orgs_list, ensure_ascii=False),
+                     title_words.title_hash(tkey))
                 )  # fmt: skip
                 for pos, name in enumerate(names, 1):
                     nkey = key(name)
@@ -194,6 +196,7 @@ def load(paths: list[Path], db_path: Path, as_of: date) -> tuple[int, int]:
     c.execute("UPDATE papers SET author_search = author_names")
     c.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
     term_docs.fill(c)  # the term counts, once from the finished index: the cheapest way to the same table
+    title_words.apply(c, Counter(word for tkey in papers for word in title_words.words(tkey)).items())
     for (trigger,) in triggers:
         c.execute(trigger)
     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?)", [stamp])

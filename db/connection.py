@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import limits, term_docs
+from . import limits, term_docs, title_words
 from .defensive import check_objects, harden
 from .schema import PAGE_SIZE, SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
 
@@ -38,11 +38,12 @@ CATALOG_TABLES = frozenset(
         "paper_affiliations",
         "paper_vectors",
         "term_docs",
+        "title_words",
     }
 )
 _CATALOG_TABLE_PREFIXES = ("papers_fts", "sqlite_")
 
-UPGRADABLE_FROM = 3  # ingest upgrades a catalog of this schema version in place; older ones are rebuilt
+UPGRADABLE_FROM = (3, 4)  # ingest upgrades catalogs of these schema versions in place; older ones are rebuilt
 LOCKED_HINT = "another process is writing the catalog (another ingest?); wait for it to finish and retry"
 
 
@@ -112,7 +113,7 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
                 "refusing to write into it. Choose another --db."
             )
         return True
-    if found != SCHEMA_VERSION and found != UPGRADABLE_FROM:
+    if found != SCHEMA_VERSION and found not in UPGRADABLE_FROM:
         try:
             check_schema(conn)
         except SchemaVersionError as err:
@@ -121,11 +122,18 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'papers_fts'").fetchone() is None
 
 
-def _upgrade(conn: sqlite3.Connection) -> None:
-    """Bring a schema-3 catalog to version 4 in one transaction: the term counts, from its own index."""
+def _upgrade(conn: sqlite3.Connection, found: int) -> None:
+    """Bring a catalog of schema 3 or 4 to this version in one transaction.
+
+    3 -> 4: the term counts, from its own index. 4 -> 5: each paper's title key and the title words,
+    from its titles (see :func:`~.title_words.upgrade`).
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        term_docs.fill(conn)
+        if found < 4:
+            term_docs.fill(conn)
+        if found < 5:
+            title_words.upgrade(conn)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
     except BaseException:
         conn.execute("ROLLBACK")
@@ -136,7 +144,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
 def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
     """Open (creating if needed) the catalog at *path* for writing.
 
-    A catalog of the previous schema version (3) is upgraded in place (see :func:`_upgrade`).
+    A catalog of schema version 3 or 4 is upgraded in place (see :func:`_upgrade`).
     Raises :class:`CatalogError` for a file that is not SQLite, an SQLite database
     of another program, a catalog of another schema version, a folder that cannot
     be written, or a catalog another process holds locked for longer than the
@@ -166,8 +174,8 @@ def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
         conn.execute("PRAGMA cache_size = -65536")
         if needs_schema:
             create_schema(conn)
-        if schema_version(conn) == UPGRADABLE_FROM:
-            _upgrade(conn)
+        if (found := schema_version(conn)) in UPGRADABLE_FROM:
+            _upgrade(conn, found)
         check_schema(conn)
     except CatalogError:
         if conn is not None:
@@ -267,7 +275,7 @@ def open_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
 def _check_version(conn: sqlite3.Connection) -> None:
     """Like :func:`check_schema`, saying whether the catalog is older or newer than this program."""
     found = schema_version(conn)
-    if found == UPGRADABLE_FROM:
+    if found in UPGRADABLE_FROM:
         raise SchemaVersionError(
             f"this catalog was built by an older scholar-catalog (schema version {found}; this one reads "
             f"version {SCHEMA_VERSION}), so it cannot be served as it is: run `scholar-catalog ingest "

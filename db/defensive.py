@@ -132,6 +132,7 @@ EXPECTED = _Objects(
             "papers_fts_idx",
             "profiles",
             "term_docs",
+            "title_words",
         }
     ),
     triggers=frozenset({("papers_ad", "papers"), ("papers_ai", "papers"), ("papers_au", "papers")}),

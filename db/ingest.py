@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from . import title_words
 from .connection import WritableCatalog
 from .ingest_files import (
     MAX_FILE_BYTES,
@@ -132,6 +133,7 @@ class Ingester(KnownFiles, RowWriter):
         self._in_batch = False
         self._batch_files = 0
         self._batch_started = 0.0
+        self._titles_before: dict[int, str | None] = {}  # the batch's papers for title_words (see RowWriter)
         self._init_fts()  # full-text index upkeep for the open batch (see ingest_fts)
         self._init_known()  # what the catalog knows of each profile's file (see ingest_known)
         # Whether finish's clean-up is due: some paper may have lost an author or affiliation, in this run
@@ -165,6 +167,8 @@ class Ingester(KnownFiles, RowWriter):
                     "the files of earlier batches are kept, run ingest again to finish"
                 )
             try:
+                title_words.sync(self.conn, self._titles_before)
+                self._titles_before.clear()
                 self._sync_fts()
             except sqlite3.OperationalError as err:
                 raise _abort(err) from err
@@ -182,6 +186,7 @@ class Ingester(KnownFiles, RowWriter):
                 self._in_batch = False
                 self._fts_triggers = []
                 self._fts_dirty.clear()
+                self._titles_before.clear()
                 self._author_ids.clear()  # ids made by the batch are gone
                 self._affiliation_ids.clear()
                 # The mark may have gone with the batch: the next change writes it again if so.

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
+from . import title_words
 from .ingest_fts import FtsUpkeep
 from .ingest_merge import (
     _LISTING_COLUMNS,
@@ -50,6 +51,7 @@ class RowWriter(FtsUpkeep):
     _new_authors: list[str]
     _new_affiliations: list[str]
     _rows_changed: bool  # the clean-up mark is in the catalog (see _note_rows_changed)
+    _titles_before: dict[int, str | None]  # paper inserted or deleted in the batch -> its key at the start
 
     def _note_rows_changed(self) -> None:
         """Mark finish's clean-up as due, in the open batch (so a run stopped before finish leaves it due).
@@ -145,14 +147,19 @@ class RowWriter(FtsUpkeep):
         keys, author_lines = fields  # listing_fields(profile)
         paper_ids: dict[str, int] = {}  # the papers these titles already are (one query for the file)
         texts: dict[int, tuple[str, str]] = {}  # and their title and abstract: a listing giving the same stores NULL
+        hashes = [title_words.title_hash(key) for key in keys]
+        wanted = set(keys)
         for key, paper_id, title, abstract in c.execute(
             """SELECT title_norm, id, title, abstract FROM papers
-               WHERE title_norm IN (SELECT value FROM json_each(?))""",
-            [json.dumps(keys)],
+               WHERE title_key IN (SELECT value FROM json_each(?))""",
+            [json.dumps(hashes)],
         ):
-            paper_ids[key] = paper_id
-            texts[paper_id] = (title, abstract)
-        for position, (entry, key, authors_raw) in enumerate(zip(profile.entries, keys, author_lines, strict=True), 1):
+            if key in wanted:  # not another title with the same hash
+                paper_ids[key] = paper_id
+                texts[paper_id] = (title, abstract)
+        for position, (entry, key, key_hash, authors_raw) in enumerate(
+            zip(profile.entries, keys, hashes, author_lines, strict=True), 1
+        ):
             found = paper_ids.get(key)
             if found is None:
                 # Its only listing will be this one: insert the row refresh_paper would make of it (the
@@ -173,12 +180,13 @@ class RowWriter(FtsUpkeep):
                 merged = _merge([listing], entry.abstract)
                 cur = c.execute(
                     """INSERT INTO papers (title, abstract, date, year, category, has_code, authors_listed,
-                           authors_truncated, affiliations, author_names, author_search, title_norm)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                    [*merged.values, key],
+                           authors_truncated, affiliations, author_names, author_search, title_norm, title_key)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    [*merged.values, key, key_hash],
                 )
                 paper_id = int(cur.lastrowid or 0)
                 paper_ids[key] = paper_id
+                self._titles_before.setdefault(paper_id, None)
                 self._fts_new(paper_id)
                 fresh[paper_id] = (listing, merged)
             else:
@@ -390,6 +398,9 @@ class RowWriter(FtsUpkeep):
         if not listings:
             self._note_rows_changed()
             self._fts_touch(paper_id)
+            if paper_id not in self._titles_before:
+                gone = c.execute("SELECT title_norm FROM papers WHERE id = ?", [paper_id]).fetchone()
+                self._titles_before[paper_id] = gone[0] if gone else None
             c.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper_id])
             c.execute("DELETE FROM paper_affiliations WHERE paper_id = ?", [paper_id])
             c.execute("DELETE FROM papers WHERE id = ?", [paper_id])

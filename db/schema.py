@@ -7,7 +7,7 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
     profiles            one row per profile file; never merged by name
     authors             one row per person: the owner of each profile (profile_id set),
                         plus one row per normalized name seen only in author lists
-    papers              one row per distinct normalized title
+    papers              one row per distinct normalized title (found by title_key, a hash of it)
     listings            profile x paper: what that profile said (score, category, date); its
                         title and abstract are NULL where they are the paper's (stored once, not twice)
     paper_authors       paper x author: listed position (NULL if hidden by "et al.")
@@ -16,6 +16,7 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
     paper_affiliations  paper x affiliation
     papers_fts          FTS5 over papers(title, abstract, author_search), kept by triggers
     term_docs           term -> how many papers hold it in any indexed column (db/term_docs.py)
+    title_words         word -> how many papers' normalized titles hold it (db/title_words.py)
     paper_vectors       paper -> its embedding (int8 BLOB), only with the semantic extra (db/vectors.py)
 """
 
@@ -24,9 +25,9 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from scholar_catalog.db import term_docs
+from scholar_catalog.db import term_docs, title_words
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 # 8 KB pages: a papers row (~1.4 KB with its abstract) left a third of each 4 KB page empty.
 PAGE_SIZE = 8192
 
@@ -103,6 +104,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
             "affiliations": str,  # JSON array
             "author_names": str,  # every known author name, ", "-joined, for display
             "author_search": str,  # the names plus accent-folded forms, for full-text search
+            "title_key": int,  # title_words.title_hash(title_norm): how ingest finds a title's paper
         },
         pk="id",
         not_null={"title", "title_norm", "abstract", "date", "year", "category", "has_code"},
@@ -156,7 +158,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
         ("profiles", ["name_norm"], False),
         ("authors", ["name_norm"], False),
         ("authors", ["profile_id"], True),
-        ("papers", ["title_norm"], True),
+        ("papers", ["title_key"], False),
         ("papers", ["date"], False),
         ("listings", ["paper_id"], False),
         ("paper_authors", ["author_id", "paper_id"], False),
@@ -174,6 +176,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     if not db["papers_fts"].exists():
         t("papers").enable_fts(list(FTS_COLUMNS), create_triggers=True, tokenize=term_docs.TOKENIZER)
     term_docs.create(db.conn)
+    title_words.create(db.conn)
     stamp = now_iso()
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", [stamp])

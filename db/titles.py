@@ -1,7 +1,7 @@
 """Typo-tolerant title lookup: from misspelt query words to the title words they were meant to be.
 
 :class:`TitleVocabulary` holds every distinct word of the catalog's titles (read once per catalog
-version from the ``title_norm`` index: about 120,000 words at 250,000 papers).
+version from the ``title_words`` table: about 120,000 words at 250,000 profiles).
 :meth:`~TitleVocabulary.variants` gives the title words within one edit of a query word (a letter
 dropped, added, changed, or two neighbours swapped: optimal string alignment distance 1), comparing
 only words of nearly the same length that share their first or last letters. The full-text index
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from . import title_words
+
 MIN_FUZZY_LENGTH = 4  # shorter words must be spelt right: one edit away from "for" is half the language
 
 
@@ -20,9 +22,7 @@ class TitleVocabulary:
     """Distinct title words, filed by length and first and last letters."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        rows = conn.execute("SELECT title_norm FROM papers INDEXED BY idx_papers_title_norm").fetchall()
-        self.words: frozenset[str] = frozenset(" ".join([key for (key,) in rows]).split())
-        del rows
+        self.words: frozenset[str] = title_words.vocabulary(conn)
         # An edit touches one letter or two neighbours, so words one edit apart share their first or their
         # last k letters (k = 2 from 5 letters, 3 from 7): each word is filed under both, and a query word
         # is compared only with the words filed under its own.

@@ -80,6 +80,18 @@ def reingest(db_path: Path, *paths: Path, as_of: date = AS_OF) -> None:
         database.conn.close()
 
 
+def downgrade_to_schema_4(db: Path) -> None:
+    """Make the catalog *db* what scholar-catalog built at schema version 4: titles indexed as they are
+    (a unique index), no title keys, no title_words table."""
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("DROP TABLE title_words")
+        conn.execute("DROP INDEX idx_papers_title_key")
+        conn.execute("ALTER TABLE papers DROP COLUMN title_key")
+        conn.execute("CREATE UNIQUE INDEX idx_papers_title_norm ON papers (title_norm)")
+        conn.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+        conn.commit()
+
+
 def vocab_counts(db: Path) -> list[tuple[str, int]]:
     """What FTS5 itself says: each kept term's number of papers, in term order."""
     with closing(sqlite3.connect(db)) as conn:

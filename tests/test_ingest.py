@@ -1017,6 +1017,12 @@ SCHEMA_LAYOUT[2] = SCHEMA_LAYOUT[1]  # version 2 added indexes only (papers_face
 SCHEMA_LAYOUT[3] = {**SCHEMA_LAYOUT[2], "paper_vectors": ["paper_id", "vec"]}
 # version 4: each term's paper count, kept at ingest (db/term_docs.py)
 SCHEMA_LAYOUT[4] = {**SCHEMA_LAYOUT[3], "term_docs": ["term", "docs"]}
+# version 5: papers found by a hash of their title; every title word's paper count (db/title_words.py)
+SCHEMA_LAYOUT[5] = {
+    **SCHEMA_LAYOUT[4],
+    "papers": [*SCHEMA_LAYOUT[4]["papers"], "title_key"],
+    "title_words": ["word", "papers"],
+}
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
@@ -1030,6 +1036,8 @@ def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
         tables["paper_vectors"] = [row[1] for row in database.conn.execute("PRAGMA table_info(paper_vectors)")]
         if SCHEMA_VERSION >= 4:
             tables["term_docs"] = [row[1] for row in database.conn.execute("PRAGMA table_info(term_docs)")]
+        if SCHEMA_VERSION >= 5:
+            tables["title_words"] = [row[1] for row in database.conn.execute("PRAGMA table_info(title_words)")]
         version = database.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     finally:
         database.conn.close()

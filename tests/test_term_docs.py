@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, build_catalog, kept_counts, reingest, vocab_counts
+from conftest import EXAMPLES, build_catalog, downgrade_to_schema_4, kept_counts, reingest, vocab_counts
 from scholar_catalog.db import term_docs, terms, vectors
 from scholar_catalog.db.connection import CatalogError, open_readonly, open_writable
+from scholar_catalog.db.schema import SCHEMA_VERSION
 
 SENTENCE = "We learn a compression scheme for scene graphs"
 # Precomposed and combining accents, a ligature, Cyrillic, CJK, a number and a superscript: FTS5 decides.
@@ -121,7 +122,8 @@ def test_document_frequencies_reads_the_kept_counts(folder: Path, tmp_path: Path
 
 
 def downgrade(db: Path) -> None:
-    """Make *db* what scholar-catalog built at schema version 3: no term_docs table."""
+    """Make *db* what scholar-catalog built at schema version 3: schema 4's, without the term_docs table."""
+    downgrade_to_schema_4(db)
     with closing(sqlite3.connect(db)) as conn:
         conn.execute("DROP TABLE term_docs")
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
@@ -140,7 +142,7 @@ def test_a_schema_3_catalog_is_refused_by_the_server_and_upgraded_in_place_by_in
     assert kept_counts(db) == fresh
     conn = open_readonly(db)
     try:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "4"
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
     finally:
         conn.close()
 
