@@ -27,7 +27,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -106,13 +105,11 @@ def title_problems(conn: sqlite3.Connection) -> list[str]:
     """Where a catalog's title keys or title words (schema 5) disagree with its titles."""
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'title_words'").fetchone():
         return []
-    counts: Counter[str] = Counter()
-    wrong_keys = 0
-    for key, hashed in conn.execute("SELECT title_norm, title_key FROM papers"):
-        counts.update(title_words.words(key))
-        wrong_keys += hashed != title_words.title_hash(key)
+    rows = conn.execute("SELECT title_norm, title_key FROM papers").fetchall()
+    wrong_keys = sum(hashed != title_words.title_hash(key) for key, hashed in rows)
     problems = [f"{wrong_keys} papers' title_key is not their title's hash"] if wrong_keys else []
-    if conn.execute("SELECT word, papers FROM title_words ORDER BY word").fetchall() != sorted(counts.items()):
+    counts = sorted(title_words.count(key for key, _ in rows).items())
+    if conn.execute("SELECT word, papers FROM title_words ORDER BY word").fetchall() != counts:
         problems.append("title_words differs from a count of the titles' words")
     return problems
 

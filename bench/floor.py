@@ -21,7 +21,6 @@ import json
 import re
 import sys
 import time
-from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -196,7 +195,7 @@ def load(paths: list[Path], db_path: Path, as_of: date) -> tuple[int, int]:
     c.execute("UPDATE papers SET author_search = author_names")
     c.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
     term_docs.fill(c)  # the term counts, once from the finished index: the cheapest way to the same table
-    title_words.apply(c, Counter(word for tkey in papers for word in title_words.words(tkey)).items())
+    title_words.apply(c, title_words.count(papers).items())
     for (trigger,) in triggers:
         c.execute(trigger)
     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?)", [stamp])

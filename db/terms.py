@@ -73,24 +73,15 @@ def tokens(text: str) -> list[str]:
 
 
 def term_counts(title: str, abstract: str) -> Counter[str]:
-    """Weighted term frequencies of one paper."""
-    # _accept inlined (the topic tools count the words of dozens of papers a call), each distinct word once
-    low, high, stop = term_docs.MIN_TERM, term_docs.MAX_TERM, STOPWORDS
-    counts: Counter[str] = Counter()
-    for term, count in Counter(_words(abstract)).items():
-        if low <= len(term) <= high and term not in stop and not term.isdigit():
-            counts[term] = count
-    for term in _words(title):
-        if low <= len(term) <= high and term not in stop and not term.isdigit():
-            counts[term] += TITLE_WEIGHT
-    return counts
+    """Weighted term frequencies of one paper: :func:`word_counts` of its topic terms only."""
+    return Counter({term: count for term, count in word_counts(title, abstract).items() if _accept(term)})
 
 
 def word_counts(title: str, abstract: str) -> Counter[str]:
     """Every word of one paper, a title word counting TITLE_WEIGHT times, topic term or not.
 
-    :func:`term_counts` is this restricted to topic terms (same counts, same order): a vector weighs these
-    counts with weights that are 0 for any other word (:func:`is_topic_term`), which skips a filtering pass.
+    Paper vectors weigh these counts with weights that are 0 for any other word (:func:`is_topic_term`),
+    which spares them the filtering pass of :func:`term_counts`.
     """
     counts = Counter(_words(abstract))
     title_words = _words(title)

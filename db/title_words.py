@@ -8,7 +8,7 @@ written again by every ingest batch; the hash's entries are a fifth of that.
 
 The misspelt search needs every distinct word of those keys (:class:`~scholar_catalog.db.titles.TitleVocabulary`):
 ``title_words`` holds each with the number of papers whose key has it, moved by each ingest batch as its
-papers come and go (:func:`apply`), so the vocabulary is read from a table of ~120,000 rows at 250,000
+papers come and go (:func:`sync`), so the vocabulary is read from a table of ~120,000 rows at 250,000
 profiles instead of from every title.
 """
 
@@ -35,6 +35,14 @@ def words(key: str) -> set[str]:
     return set(key.split())
 
 
+def count(keys: Iterable[str]) -> Counter[str]:
+    """Each word's number of the normalized titles *keys* that hold it."""
+    counts: Counter[str] = Counter()
+    for key in keys:
+        counts.update(words(key))
+    return counts
+
+
 def create(conn: sqlite3.Connection) -> None:
     conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (word TEXT PRIMARY KEY, papers INTEGER NOT NULL) WITHOUT ROWID")
 
@@ -43,9 +51,7 @@ def fill(conn: sqlite3.Connection) -> None:
     """Count every word from the papers' keys (a catalog made before the table)."""
     create(conn)
     conn.execute(f"DELETE FROM {TABLE}")
-    counts: Counter[str] = Counter()
-    for (key,) in conn.execute("SELECT title_norm FROM papers"):
-        counts.update(words(key))
+    counts = count(key for (key,) in conn.execute("SELECT title_norm FROM papers"))
     conn.executemany(f"INSERT INTO {TABLE} (word, papers) VALUES (?, ?)", sorted(counts.items()))
 
 
