@@ -55,7 +55,7 @@ from .ingest_known import KnownFiles
 from .ingest_merge import listing_fields
 from .ingest_rows import CLEANUP_DUE, RowWriter
 from .parser import ProfileParseError
-from .schema import now_iso
+from .schema import create_read_indexes, drop_read_indexes, now_iso
 
 __all__ = ["MAX_FILE_BYTES", "FileOutcome", "IngestAbort", "IngestReport", "Ingester", "UsageError", "discover"]
 __all__ += ["ingest", "profile_id_for", "workers_setting"]
@@ -140,6 +140,10 @@ class Ingester(KnownFiles, RowWriter):
         # or in one stopped before its finish (the mark is committed with the first such change, removed
         # by finish; see RowWriter._note_rows_changed).
         self._rows_changed = self._cleanup_marked()
+        # A catalog without profiles is being built: the indexes only the tools read are dropped with the
+        # first batch and made at the end (finish), and every other run makes any that are missing (a first
+        # build stopped before its end) with its first batch.
+        self._read_indexes: Literal["defer", "ensure"] | None = "ensure" if self._known else "defer"
 
     # -- transactions ---------------------------------------------------------------
 
@@ -153,6 +157,9 @@ class Ingester(KnownFiles, RowWriter):
                 self._author_ids.clear()
                 self._affiliation_ids.clear()
             try:
+                if self._read_indexes is not None:
+                    (drop_read_indexes if self._read_indexes == "defer" else create_read_indexes)(self.conn)
+                    self._read_indexes = None
                 self._suspend_fts_triggers()
             except sqlite3.OperationalError as err:
                 raise _abort(err) from err
@@ -337,6 +344,10 @@ class Ingester(KnownFiles, RowWriter):
     def finish(self) -> None:
         """Drop authors and affiliations no paper refers to any more, stamp the build time, commit."""
         self._begin_batch()
+        try:
+            create_read_indexes(self.conn)  # before the clean-up, which reads paper_authors by author
+        except sqlite3.OperationalError as err:
+            raise _abort(err) from err
         if self._rows_changed:  # else no author or affiliation can have lost its last paper: skip the scans
             self.conn.execute(
                 """DELETE FROM authors WHERE profile_id IS NULL

@@ -36,6 +36,23 @@ FTS_COLUMNS = ("title", "abstract", "author_search")
 BM25_WEIGHTS = (10.0, 1.0, 3.0)
 
 
+# Indexes only the tools read, never ingest: a first ingest builds them once at its end (one sorted pass
+# each) instead of adding each batch's entries at random places in them (db/ingest.py). The text is
+# sqlite-utils' own, so a catalog made before them holds the same SQL.
+READ_INDEXES = {
+    "idx_papers_date": 'CREATE INDEX IF NOT EXISTS "idx_papers_date"\n    ON "papers" ("date")',
+    "idx_paper_authors_author_id_paper_id": (
+        'CREATE INDEX IF NOT EXISTS "idx_paper_authors_author_id_paper_id"\n'
+        '    ON "paper_authors" ("author_id", "paper_id")'
+    ),
+    "idx_paper_affiliations_affiliation_id": (
+        'CREATE INDEX IF NOT EXISTS "idx_paper_affiliations_affiliation_id"\n'
+        '    ON "paper_affiliations" ("affiliation_id")'
+    ),
+    "papers_filters": "CREATE INDEX IF NOT EXISTS papers_filters ON papers(category, year, has_code, date)",
+}
+
+
 class SchemaVersionError(RuntimeError):
     """The database was built by a different version of scholar-catalog."""
 
@@ -159,18 +176,15 @@ def create_schema(conn: sqlite3.Connection) -> None:
         ("authors", ["name_norm"], False),
         ("authors", ["profile_id"], True),
         ("papers", ["title_key"], False),
-        ("papers", ["date"], False),
         ("listings", ["paper_id"], False),
-        ("paper_authors", ["author_id", "paper_id"], False),
         ("affiliations", ["name_norm"], True),
-        ("paper_affiliations", ["affiliation_id"], False),
     ]
     for table, columns, unique in index:
         t(table).create_index(columns, unique=unique, if_not_exists=True)
     # A narrow copy of the columns searches filter and sort on, reached by id: search_papers joins
     # full-text matches to papers through it (INDEXED BY) instead of reading the wide rows.
     db.execute("CREATE INDEX IF NOT EXISTS papers_facets ON papers(id, category, year, has_code, date)")
-    db.execute("CREATE INDEX IF NOT EXISTS papers_filters ON papers(category, year, has_code, date)")
+    create_read_indexes(db.conn)
     # One row per listed name among authors without a profile; sqlite-utils has no partial indexes.
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS authors_listed_name ON authors(name_norm) WHERE profile_id IS NULL")
     if not db["papers_fts"].exists():
@@ -180,6 +194,17 @@ def create_schema(conn: sqlite3.Connection) -> None:
     stamp = now_iso()
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('created_at', ?)", [stamp])
+
+
+def create_read_indexes(conn: sqlite3.Connection) -> None:
+    """Make whichever of :data:`READ_INDEXES` are missing."""
+    for sql in READ_INDEXES.values():
+        conn.execute(sql)
+
+
+def drop_read_indexes(conn: sqlite3.Connection) -> None:
+    for name in READ_INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 def schema_version(conn: sqlite3.Connection) -> int | None:

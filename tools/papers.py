@@ -268,6 +268,10 @@ def paper_filters(
     return where, params, author_id, resolution
 
 
+def has_index(conn: sqlite3.Connection, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]).fetchone() is not None
+
+
 class Plan:
     """The FROM/WHERE of one search, with the join order chosen for it.
 
@@ -344,7 +348,9 @@ class Plan:
         else:
             order = "p.date DESC, p.id DESC"
             key = "p.id"
-        base, params = self._from(sort, dense=dense and sort == "date")
+        # A catalog's first ingest makes idx_papers_date at its end: until then, without the dense plan.
+        dense = dense and sort == "date" and has_index(conn, "idx_papers_date")
+        base, params = self._from(sort, dense=dense)
         ids = [
             r[0]
             for r in conn.execute(f"SELECT {key} {base} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset])
