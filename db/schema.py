@@ -50,6 +50,8 @@ READ_INDEXES = {
         '    ON "paper_affiliations" ("affiliation_id")'
     ),
     "papers_filters": "CREATE INDEX IF NOT EXISTS papers_filters ON papers(category, year, has_code, date)",
+    # ingest finds a listed name through authors_listed_name; every name, through this
+    "idx_authors_name_norm": 'CREATE INDEX IF NOT EXISTS "idx_authors_name_norm"\n    ON "authors" ("name_norm")',
 }
 
 
@@ -173,7 +175,6 @@ def create_schema(conn: sqlite3.Connection) -> None:
 
     index = [
         ("profiles", ["name_norm"], False),
-        ("authors", ["name_norm"], False),
         ("authors", ["profile_id"], True),
         ("papers", ["title_key"], False),
         ("listings", ["paper_id"], False),
