@@ -115,3 +115,33 @@ def test_very_common_words_rank_among_title_matches_by_bm25(
     ids, pages = every_page(catalog, query=query, **filters)
     assert ids == expected
     assert pages[0].total == len(expected) and "very common" in (pages[0].note or "")
+
+
+@pytest.mark.parametrize("query", ["training", "language models", "models", "retrieval"])
+def test_title_ranking_gives_the_same_pages_whether_or_not_it_counts_first(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """The guess of how many titles match picks the cheaper plan only: with at most or more than
+    RANK_CANDIDATES title matches, both plans give every page alike."""
+    monkeypatch.setattr(papers, "RANK_CANDIDATES", 3)
+    assert len(newest_matches(catalog, query)) > 3
+    answers = []
+    for guess in (True, False):
+        monkeypatch.setattr(papers, "_titles_likely_over", lambda *_, guess=guess: guess)
+        ids, pages = every_page(catalog, query=query)
+        answers.append((ids, [p.model_dump() for p in pages]))
+    assert answers[0] == answers[1]
+
+
+def test_the_title_guess_is_the_papers_times_each_words_share_of_titles(catalog: Catalog) -> None:
+    with catalog.connection() as conn:
+        n = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
+        share = dict(conn.execute("SELECT word, papers FROM title_words WHERE word IN ('for', 'retrieval')"))
+        assert share["for"] > share["retrieval"] > 1
+        likely = papers._titles_likely_over
+        assert likely(catalog, conn, '"For"', share["for"] - 1)
+        assert not likely(catalog, conn, '"For"', share["for"] + 1)
+        both = share["for"] * share["retrieval"] / n
+        assert likely(catalog, conn, '"retrieval" "for"', int(both) - 1)
+        assert not likely(catalog, conn, '"retrieval" "for"', int(both) + 1)
+        assert not likely(catalog, conn, '"for" "zzzunknownword"', 0)

@@ -31,6 +31,7 @@ from .common import (
     resolve_person,
 )
 from .models import Listing, PaperAuthor, PaperDetail, PaperSummary, Resolution, SearchPapersResult
+from .profiles import paper_count
 
 Sort = Literal["relevance", "date", "score"]
 
@@ -151,7 +152,9 @@ def search_papers(
             # Scoring every match of very common words costs more than it tells: rank by BM25 among the
             # papers with the words in their title, or failing that list the newest.
             titled = Plan(f"title : ({match})", author_id, plan.filters, params)
-            ranked = titled.ranked(conn, cap=RANK_CANDIDATES)
+            ranked = titled.ranked(
+                conn, RANK_CANDIDATES, count_first=_titles_likely_over(catalog, conn, match, RANK_CANDIDATES)
+            )
             if ranked:
                 rows = titled.rows(conn, ranked[offset : offset + limit])
                 note = (
@@ -369,13 +372,15 @@ class Plan:
         rows.sort(key=lambda r: (r[1], r[0]), reverse=True)  # ORDER BY p.date DESC, p.id DESC
         return [r[0] for r in rows]
 
-    def ranked(self, conn: sqlite3.Connection, cap: int) -> list[int] | None:
+    def ranked(self, conn: sqlite3.Connection, cap: int, count_first: bool = True) -> list[int] | None:
         """Every match's id in :meth:`page`'s relevance order; None when there are more than *cap*.
 
-        One pass scores and counts the matches (page would score them all again to sort them); when
-        the full-text index alone answers (no filters), a count without scores comes first.
+        One pass scores and counts the matches (page would score them all again to sort them).
+        *count_first*: more than *cap* matches are likely, so when the full-text index alone answers
+        (no filters) a count without scores comes first, which stops at *cap* (scoring cannot: FTS5's
+        bm25 walks every phrase's whole posting list at its first row).
         """
-        if not self.filters and self.author_id is None and not self.count(conn, cap)[1]:
+        if count_first and not self.filters and self.author_id is None and not self.count(conn, cap)[1]:
             return None
         base, params = self._from("relevance")
         score = "bm25(papers_fts, {}, {}, {})".format(*BM25_WEIGHTS)
@@ -401,6 +406,23 @@ class Plan:
                 ).fetchall()
             )
         return [(*rows[i], snippets.get(i)) for i in ids if i in rows]
+
+
+def _titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int) -> bool:
+    """Whether more than *cap* titles likely hold every word of *match*: the number of papers times each
+    word's share of titles (``title_words``), as if the words were independent. Only a guess at which
+    plan is cheaper; both give the same answer."""
+    words = sorted({w for phrase in _WORD_RE.findall(match) for w in normalize_title(phrase).split()})
+    counts = dict(
+        conn.execute(
+            "SELECT word, papers FROM title_words WHERE word IN (SELECT value FROM json_each(?))", [json.dumps(words)]
+        ).fetchall()
+    )
+    papers = paper_count(catalog, conn)
+    estimate = float(papers)
+    for word in words:
+        estimate *= counts.get(word, 0) / max(papers, 1)
+    return estimate > cap
 
 
 def _fuzzy_titles(
