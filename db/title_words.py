@@ -122,6 +122,12 @@ def apply(conn: sqlite3.Connection, delta: Iterable[tuple[str, int]]) -> None:
     conn.executemany(f"DELETE FROM {TABLE} WHERE word = ? AND papers <= 0", [(word,) for word, d in rows if d < 0])
 
 
+def papers_with(conn: sqlite3.Connection, words: Iterable[str]) -> dict[str, int]:
+    """Each of *words* that some paper's key has -> the number of papers whose key has it."""
+    sql = f"SELECT word, papers FROM {TABLE} WHERE word IN (SELECT value FROM json_each(?))"
+    return dict(conn.execute(sql, [json.dumps(list(words))]).fetchall())
+
+
 def vocabulary(conn: sqlite3.Connection) -> frozenset[str]:
     """Every word of the papers' keys."""
     return frozenset(word for (word,) in conn.execute(f"SELECT word FROM {TABLE}"))

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from scholar_catalog.db import title_words
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.normalize import normalize_name, normalize_title
 from scholar_catalog.db.schema import BM25_WEIGHTS
@@ -413,11 +414,7 @@ def _titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, 
     word's share of titles (``title_words``), as if the words were independent. Only a guess at which
     plan is cheaper; both give the same answer."""
     words = sorted({w for phrase in _WORD_RE.findall(match) for w in normalize_title(phrase).split()})
-    counts = dict(
-        conn.execute(
-            "SELECT word, papers FROM title_words WHERE word IN (SELECT value FROM json_each(?))", [json.dumps(words)]
-        ).fetchall()
-    )
+    counts = title_words.papers_with(conn, words)
     papers = paper_count(catalog, conn)
     estimate = float(papers)
     for word in words:
