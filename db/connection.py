@@ -24,6 +24,7 @@ from .schema import PAGE_SIZE, SCHEMA_VERSION, SchemaVersionError, check_schema,
 ENV_DB = "SCHOLAR_CATALOG_DB"
 ENV_BUSY_TIMEOUT = "SCHOLAR_CATALOG_BUSY_TIMEOUT_MS"
 BUSY_TIMEOUT_MS = 10_000
+READ_CACHE_SIZE = -65536  # a reader's PRAGMA cache_size (negative: KiB): 64 MB at most, filled as pages are read
 
 # Tables a catalog (or a catalog whose creation was interrupted) may hold; anything else is another program's.
 CATALOG_TABLES = frozenset(
@@ -306,6 +307,9 @@ def _connect_readonly(path: Path, *, immutable: bool) -> sqlite3.Connection:
         limits.install(conn)
         conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
         conn.execute("PRAGMA query_only = ON")
+        # With the default 2 MB, a common word's postings and the index pages its matches join are read
+        # from the OS again on every call (a thousand papers' authors: 3.2 ms vs 1.5 at 50,000 profiles).
+        conn.execute(f"PRAGMA cache_size = {READ_CACHE_SIZE}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails here for an unusable file
     except BaseException:
         conn.close()

@@ -78,6 +78,10 @@ def test_the_reader_can_attach_no_database_and_waits_for_locks(reader: sqlite3.C
     assert reader.row_factory is sqlite3.Row
 
 
+def test_the_reader_keeps_a_page_cache_of_up_to_64_mb(reader: sqlite3.Connection) -> None:
+    assert reader.execute("PRAGMA cache_size").fetchone()[0] == -64 * 1024  # KiB: SQLite's default is 2 MB
+
+
 def test_the_writer_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
     db = open_writable(tmp_path / "sub" / "new.db")
     try:

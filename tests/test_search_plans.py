@@ -8,12 +8,15 @@ each page is compared with the ``ORDER BY`` it must equal.
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from scholar_catalog.db import term_docs
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.schema import BM25_WEIGHTS
 from scholar_catalog.tools import papers
@@ -117,18 +120,29 @@ def test_very_common_words_rank_among_title_matches_by_bm25(
     assert pages[0].total == len(expected) and "very common" in (pages[0].note or "")
 
 
-@pytest.mark.parametrize("query", ["training", "language models", "models", "retrieval"])
+@pytest.mark.parametrize(
+    ("query", "filters"),
+    [
+        ("training", {}),
+        ("language models", {}),
+        ("models", {}),
+        ("retrieval", {}),
+        ("models", {"year_from": 2025}),
+        ("for", {"category": "IR"}),
+        ("for", {"has_code": True, "year_to": 2025}),
+    ],
+)
 def test_title_ranking_gives_the_same_pages_whether_or_not_it_counts_first(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, query: str
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, query: str, filters: dict
 ) -> None:
     """The guess of how many titles match picks the cheaper plan only: with at most or more than
     RANK_CANDIDATES title matches, both plans give every page alike."""
     monkeypatch.setattr(papers, "RANK_CANDIDATES", 3)
-    assert len(newest_matches(catalog, query)) > 3
+    assert search_papers(catalog, query=query, sort="date", **filters).total > 3
     answers = []
     for guess in (True, False):
-        monkeypatch.setattr(papers, "_titles_likely_over", lambda *_, guess=guess: guess)
-        ids, pages = every_page(catalog, query=query)
+        monkeypatch.setattr(papers, "_titles_likely_over", lambda *_, guess=guess, **__: guess)
+        ids, pages = every_page(catalog, query=query, **filters)
         answers.append((ids, [p.model_dump() for p in pages]))
     assert answers[0] == answers[1]
 
@@ -145,3 +159,97 @@ def test_the_title_guess_is_the_papers_times_each_words_share_of_titles(catalog:
         assert likely(catalog, conn, '"retrieval" "for"', int(both) - 1)
         assert not likely(catalog, conn, '"retrieval" "for"', int(both) + 1)
         assert not likely(catalog, conn, '"for" "zzzunknownword"', 0)
+        titled = conn.execute(
+            """SELECT count(*) FROM papers p WHERE category = 'IR' AND p.id IN
+               (SELECT rowid FROM papers_fts WHERE papers_fts MATCH 'title : "for"')"""
+        ).fetchone()[0]
+        ir = conn.execute("SELECT count(*) FROM papers WHERE category = 'IR'").fetchone()[0]
+        guess = share["for"] * ir / n
+        assert 0 < titled < share["for"] and 0 < guess < share["for"]
+        assert likely(catalog, conn, '"for"', int(guess) - 1, category="IR")
+        assert not likely(catalog, conn, '"for"', int(guess) + 1, category="IR")
+
+
+RELEVANCE_CASES = [
+    ("retrieval", {}, "1", ()),
+    ("retrieval", {"category": "IR"}, "p.category = ?", ("IR",)),
+    ("models", {"year_from": 2025}, "p.year >= ?", (2025,)),
+    ("models", {"year_to": 2024, "has_code": False}, "p.year <= ? AND p.has_code = 0", (2024,)),
+    ("language models", {"has_code": True}, "p.has_code = 1", ()),
+    ("while", {"category": "cl"}, "p.category = ?", ("CL",)),
+    ("zzzunknownword", {"category": "IR"}, "p.category = ?", ("IR",)),
+]
+
+
+@pytest.mark.parametrize("cap", [5_000, 3])
+@pytest.mark.parametrize(("query", "filters", "where", "params"), RELEVANCE_CASES)
+def test_relevance_pages_are_the_same_whether_or_not_few_matches_are_guessed(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, cap: int, query: str, filters: dict, where: str, params: tuple
+) -> None:
+    """Guessing few matches scores and counts them in one pass; guessing many counts first. Either way,
+    and with more matches than are ranked (cap 3), every page is alike."""
+    monkeypatch.setattr(papers, "RANK_CANDIDATES", cap)
+    matches = len(newest_matches(catalog, query, where, params))
+    answers = []
+    counts: list[int] = []
+    count = papers.Plan.count
+
+    def counting(self: papers.Plan, conn: Any, cap: int = papers.COUNT_CAP) -> tuple[int, bool]:
+        counts.append(cap)
+        return count(self, conn, cap)
+
+    monkeypatch.setattr(papers.Plan, "count", counting)
+    for guess in (True, False):
+        counts.clear()
+        monkeypatch.setattr(papers, "_matches_likely_at_most", lambda *_, guess=guess, **__: guess)
+        ids, pages = every_page(catalog, query=query, **filters)
+        answers.append((ids, [p.model_dump() for p in pages]))
+        if guess and 0 < matches <= cap:
+            assert counts == []  # one pass scored and counted them
+            assert (pages[0].total, pages[0].total_exact) == (matches, True)
+    assert answers[0] == answers[1]
+
+
+def test_the_match_guess_is_the_papers_times_each_words_share_and_each_filters_share(catalog: Catalog) -> None:
+    likely = papers._matches_likely_at_most
+    with catalog.connection() as conn:
+        n = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
+        docs = dict(conn.execute("SELECT term, docs FROM term_docs WHERE term IN ('retrieval', 'models')"))
+        assert docs["models"] > docs["retrieval"] > 1
+        assert likely(catalog, conn, '"Retrieval"', docs["retrieval"])
+        assert not likely(catalog, conn, '"Retrieval"', docs["retrieval"] - 1)
+        both = docs["retrieval"] * docs["models"] / n
+        assert likely(catalog, conn, '"retrieval" "models"', int(both) + 1)
+        assert not likely(catalog, conn, '"retrieval" "models"', int(both) - 1)
+        assert likely(catalog, conn, '"zzzunknownword"', 0)
+
+        def share(where: str, *params: object) -> float:
+            return conn.execute(f"SELECT count(*) FROM papers WHERE {where}", params).fetchone()[0] / n
+
+        for filters, where, params in [
+            ({"category": "IR"}, "category = ?", ("IR",)),
+            ({"year_from": 2025}, "year >= ?", (2025,)),
+            ({"year_to": 2024, "has_code": True}, "year <= ? AND has_code = 1", (2024,)),
+            ({"has_code": False}, "has_code = 0", ()),
+        ]:
+            guess = docs["models"] * share(where, *params)
+            assert 0 < guess < docs["models"], filters
+            assert likely(catalog, conn, '"models"', int(guess) + 1, **filters), filters
+            assert not likely(catalog, conn, '"models"', int(guess) - 1, **filters), filters
+
+
+def test_the_match_guess_counts_first_while_an_ingest_has_deferred_the_term_counts(
+    example_db: Path, tmp_path: Path
+) -> None:
+    """Without ``term_docs``' counts the guess would walk every word's postings: it says "many" instead."""
+    copy = tmp_path / "catalog.db"
+    shutil.copy(example_db, copy)
+    with sqlite3.connect(copy) as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, '1')", [term_docs.STALE_KEY])
+    stale = Catalog(copy)
+    try:
+        with stale.connection() as conn:
+            assert not papers._matches_likely_at_most(stale, conn, '"zzzunknownword"', 1_000_000)
+        assert search_papers(stale, query="retrieval").total > 0
+    finally:
+        stale.close()

@@ -6,15 +6,15 @@ import itertools
 import json
 import re
 import sqlite3
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from scholar_catalog.db import title_words
+from scholar_catalog.db import term_docs, title_words
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.normalize import normalize_name, normalize_title
 from scholar_catalog.db.schema import BM25_WEIGHTS
-from scholar_catalog.db.terms import STOPWORDS
+from scholar_catalog.db.terms import STOPWORDS, fold
 from scholar_catalog.db.titles import MIN_FUZZY_LENGTH
 
 from .common import (
@@ -32,7 +32,7 @@ from .common import (
     resolve_person,
 )
 from .models import Listing, PaperAuthor, PaperDetail, PaperSummary, Resolution, SearchPapersResult
-from .profiles import paper_count
+from .profiles import frequencies, paper_count
 
 Sort = Literal["relevance", "date", "score"]
 
@@ -139,12 +139,23 @@ def search_papers(
         plan = Plan(match, author_id, "".join(f" AND {w}" for w in where), params)
         by_date = bool(match) and sort == "date" and author_id is None
         newest = plan.newest_first(conn, COUNT_CAP) if by_date else None
+        ranked = None
+        filtered = {"category": category and clean_text(category, "category").upper(), "year_from": year_from}
+        filtered |= {"year_to": year_to, "has_code": has_code}
+        relevance = bool(match) and sort == "relevance" and author_id is None
+        if relevance and _matches_likely_at_most(catalog, conn, match, RANK_CANDIDATES, **filtered):
+            # Few matches: one pass scores and counts them (a count and then a page would walk them twice).
+            ranked = plan.ranked(conn, RANK_CANDIDATES, count_first=False)
         if by_date:
             total, exact = (len(newest), True) if newest is not None else (COUNT_CAP, False)
+        elif ranked is not None:
+            total, exact = len(ranked), True
         else:
             total, exact = plan.count(conn, COUNT_CAP)
         if newest is not None:
             rows = plan.rows(conn, newest[offset : offset + limit])
+        elif ranked is not None:
+            rows = plan.rows(conn, ranked[offset : offset + limit])
         elif by_date and year_to is None:
             # More matches than are counted: walking papers newest first finds a page within a few rows
             # each (not with year_to, whose matches lie behind every newer paper).
@@ -154,7 +165,9 @@ def search_papers(
             # papers with the words in their title, or failing that list the newest.
             titled = Plan(f"title : ({match})", author_id, plan.filters, params)
             ranked = titled.ranked(
-                conn, RANK_CANDIDATES, count_first=_titles_likely_over(catalog, conn, match, RANK_CANDIDATES)
+                conn,
+                RANK_CANDIDATES,
+                count_first=relevance and _titles_likely_over(catalog, conn, match, RANK_CANDIDATES, **filtered),
             )
             if ranked:
                 rows = titled.rows(conn, ranked[offset : offset + limit])
@@ -377,11 +390,11 @@ class Plan:
         """Every match's id in :meth:`page`'s relevance order; None when there are more than *cap*.
 
         One pass scores and counts the matches (page would score them all again to sort them).
-        *count_first*: more than *cap* matches are likely, so when the full-text index alone answers
-        (no filters) a count without scores comes first, which stops at *cap* (scoring cannot: FTS5's
-        bm25 walks every phrase's whole posting list at its first row).
+        *count_first*: more than *cap* matches are likely, so a count without scores comes first, which
+        stops at *cap* (scoring costs more per match, and FTS5's bm25 walks every phrase's whole posting
+        list at its first row).
         """
-        if count_first and not self.filters and self.author_id is None and not self.count(conn, cap)[1]:
+        if count_first and not self.count(conn, cap)[1]:
             return None
         base, params = self._from("relevance")
         score = "bm25(papers_fts, {}, {}, {})".format(*BM25_WEIGHTS)
@@ -409,17 +422,61 @@ class Plan:
         return [(*rows[i], snippets.get(i)) for i in ids if i in rows]
 
 
-def _titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int) -> bool:
-    """Whether more than *cap* titles likely hold every word of *match*: the number of papers times each
-    word's share of titles (``title_words``), as if the words were independent. Only a guess at which
-    plan is cheaper; both give the same answer."""
+def _titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int, **filters: Any) -> bool:
+    """Whether more than *cap* titles likely hold every word of *match* and pass the *filters*: the number
+    of papers times each word's share of titles (``title_words``) and the filters' share (:func:`_share`),
+    as if all were independent. Only a guess at which plan is cheaper; both give the same answer."""
     words = sorted({w for phrase in _WORD_RE.findall(match) for w in normalize_title(phrase).split()})
     counts = title_words.papers_with(conn, words)
     papers = paper_count(catalog, conn)
-    estimate = float(papers)
+    estimate = papers * _share(catalog, conn, **filters)
     for word in words:
         estimate *= counts.get(word, 0) / max(papers, 1)
     return estimate > cap
+
+
+def _matches_likely_at_most(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int, **filters: Any) -> bool:
+    """Whether at most *cap* papers likely hold every word of *match* and pass the *filters*: the number of
+    papers times each word's share of papers (``term_docs``) and the filters' share (:func:`_share`), as if
+    all were independent. Only a guess at which plan is cheaper; both give the same answer."""
+    if term_docs.is_stale(conn):  # its counts would come from walking every word's posting list
+        return False
+    papers = paper_count(catalog, conn)
+    words = {word for word in (fold(w) for w in _WORD_RE.findall(match)) if term_docs.kept(word)}
+    counts = frequencies(catalog, conn, words)
+    estimate = papers * _share(catalog, conn, **filters)
+    for word in words:
+        estimate *= counts.get(word, 0) / max(papers, 1)
+    return estimate <= cap
+
+
+def _share(
+    catalog: Catalog,
+    conn: sqlite3.Connection,
+    category: str | None = None,
+    year_from: int | None = None,
+    year_to: int | None = None,
+    has_code: bool | None = None,
+) -> float:
+    """The share of all papers passing these filters, the category taken as independent of the rest
+    (the other filters, such as an affiliation, count as passing every paper)."""
+    papers = max(paper_count(catalog, conn), 1)
+    share = 1.0
+    if category is not None:
+        share *= catalog.categories().get(category, 0) / papers
+    if year_from is not None or year_to is not None or has_code is not None:
+        passing = sum(
+            n if has_code is None else k if has_code else n - k
+            for year, n, k in papers_by(catalog, conn, "p.year")
+            if (year_from is None or year >= year_from) and (year_to is None or year <= year_to)  # type: ignore[operator]
+        )
+        share *= passing / papers
+    return share
+
+
+def papers_by(catalog: Catalog, conn: sqlite3.Connection, column: str) -> list[tuple[object, int, int]]:
+    """(value of *column*, papers, papers with code) over every paper, remembered until the catalog changes."""
+    return catalog.cached(f"papers_by_{column}", lambda: Plan("", None, "", []).count_by(conn, column))
 
 
 def _fuzzy_titles(
