@@ -32,7 +32,7 @@ from .common import (
     resolve_person,
 )
 from .models import Listing, PaperAuthor, PaperDetail, PaperSummary, Resolution, SearchPapersResult
-from .profiles import frequencies, paper_count
+from .profiles import frequencies
 
 Sort = Literal["relevance", "date", "score"]
 
@@ -428,7 +428,7 @@ def _titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, 
     as if all were independent. Only a guess at which plan is cheaper; both give the same answer."""
     words = sorted({w for phrase in _WORD_RE.findall(match) for w in normalize_title(phrase).split()})
     counts = title_words.papers_with(conn, words)
-    papers = paper_count(catalog, conn)
+    papers = _papers_about(conn)
     estimate = papers * _share(catalog, conn, **filters)
     for word in words:
         estimate *= counts.get(word, 0) / max(papers, 1)
@@ -441,13 +441,20 @@ def _matches_likely_at_most(catalog: Catalog, conn: sqlite3.Connection, match: s
     all were independent. Only a guess at which plan is cheaper; both give the same answer."""
     if term_docs.is_stale(conn):  # its counts would come from walking every word's posting list
         return False
-    papers = paper_count(catalog, conn)
+    papers = _papers_about(conn)
     words = {word for word in (fold(w) for w in _WORD_RE.findall(match)) if term_docs.kept(word)}
     counts = frequencies(catalog, conn, words)
     estimate = papers * _share(catalog, conn, **filters)
     for word in words:
         estimate *= counts.get(word, 0) / max(papers, 1)
     return estimate <= cap
+
+
+def _papers_about(conn: sqlite3.Connection) -> int:
+    """The number of papers as far as a guess needs it: the largest paper id (a removed paper leaves a gap),
+    read from the primary key's end, where counting the rows is a pass over an index (~0.1 s at 1.25 M
+    papers, on a server's first search)."""
+    return conn.execute("SELECT max(id) FROM papers").fetchone()[0] or 0
 
 
 def _share(
@@ -460,7 +467,7 @@ def _share(
 ) -> float:
     """The share of all papers passing these filters, the category taken as independent of the rest
     (the other filters, such as an affiliation, count as passing every paper)."""
-    papers = max(paper_count(catalog, conn), 1)
+    papers = max(_papers_about(conn), 1)
     share = 1.0
     if category is not None:
         share *= catalog.categories().get(category, 0) / papers
