@@ -423,51 +423,49 @@ class Plan:
 
 
 def _titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int, **filters: Any) -> bool:
-    """Whether more than *cap* titles likely hold every word of *match* and pass the *filters*: the number
-    of papers times each word's share of titles (``title_words``) and the filters' share (:func:`_share`),
-    as if all were independent. Only a guess at which plan is cheaper; both give the same answer."""
-    words = sorted({w for phrase in _WORD_RE.findall(match) for w in normalize_title(phrase).split()})
-    counts = title_words.papers_with(conn, words)
-    papers = _papers_about(conn)
-    estimate = papers * _share(catalog, conn, **filters)
-    for word in words:
-        estimate *= counts.get(word, 0) / max(papers, 1)
-    return estimate > cap
+    """Whether more than *cap* titles likely hold every word of *match* and pass the *filters*, by each
+    word's share of titles (``title_words``; see :func:`_guess`). Only a guess at which plan is cheaper;
+    both give the same answer."""
+    words = {w for phrase in _WORD_RE.findall(match) for w in normalize_title(phrase).split()}
+    return _guess(catalog, conn, title_words.papers_with(conn, words), words, filters) > cap
 
 
 def _matches_likely_at_most(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int, **filters: Any) -> bool:
-    """Whether at most *cap* papers likely hold every word of *match* and pass the *filters*: the number of
-    papers times each word's share of papers (``term_docs``) and the filters' share (:func:`_share`), as if
-    all were independent. Only a guess at which plan is cheaper; both give the same answer."""
+    """Whether at most *cap* papers likely hold every word of *match* and pass the *filters*, by each word's
+    share of papers (``term_docs``; see :func:`_guess`). Only a guess at which plan is cheaper; both give
+    the same answer."""
     if term_docs.is_stale(conn):  # its counts would come from walking every word's posting list
         return False
-    papers = _papers_about(conn)
     words = {word for word in (fold(w) for w in _WORD_RE.findall(match)) if term_docs.kept(word)}
-    counts = frequencies(catalog, conn, words)
-    estimate = papers * _share(catalog, conn, **filters)
+    return _guess(catalog, conn, frequencies(catalog, conn, words), words, filters) <= cap
+
+
+def _guess(
+    catalog: Catalog, conn: sqlite3.Connection, counts: dict[str, int], words: set[str], filters: dict[str, Any]
+) -> float:
+    """The number of papers times each of *words*' share of them (*counts*: papers holding it) and the
+    *filters*' share (:func:`_share`), as if all were independent. The number of papers is the largest
+    paper id (a removed paper leaves a gap), remembered until the catalog changes: counting the rows is a
+    pass over an index (~0.1 s at 1.25 M papers, on a server's first search)."""
+    papers = catalog.cached("largest_paper_id", lambda: conn.execute("SELECT max(id) FROM papers").fetchone()[0])
+    papers = max(papers or 0, 1)
+    estimate = papers * _share(catalog, conn, papers, **filters)
     for word in words:
-        estimate *= counts.get(word, 0) / max(papers, 1)
-    return estimate <= cap
-
-
-def _papers_about(conn: sqlite3.Connection) -> int:
-    """The number of papers as far as a guess needs it: the largest paper id (a removed paper leaves a gap),
-    read from the primary key's end, where counting the rows is a pass over an index (~0.1 s at 1.25 M
-    papers, on a server's first search)."""
-    return conn.execute("SELECT max(id) FROM papers").fetchone()[0] or 0
+        estimate *= counts.get(word, 0) / papers
+    return estimate
 
 
 def _share(
     catalog: Catalog,
     conn: sqlite3.Connection,
+    papers: int,
     category: str | None = None,
     year_from: int | None = None,
     year_to: int | None = None,
     has_code: bool | None = None,
 ) -> float:
-    """The share of all papers passing these filters, the category taken as independent of the rest
+    """The share of the *papers* passing these filters, the category taken as independent of the rest
     (the other filters, such as an affiliation, count as passing every paper)."""
-    papers = max(_papers_about(conn), 1)
     share = 1.0
     if category is not None:
         share *= catalog.categories().get(category, 0) / papers
