@@ -7,7 +7,9 @@ the lines back in call order. Unset (the default), ``serve`` never imports this 
 The SDK's stdio transport reads lines and writes responses through the two streams it is given, so
 wrapping them brackets everything the server does for a call: JSON parsing and validation, dispatch,
 the tool, building the result, serializing it and writing it to the pipe. (A ``ServerMiddleware``
-would miss parsing and serializing, which grow with the result.) Like the SDK, the process's own fds
+would miss parsing and serializing, which grow with the result.) Both times are taken in the
+transport's worker threads, right after the line is read and right after the response is flushed,
+so a busy event loop neither shortens nor lengthens a call. Like the SDK, the process's own fds
 0 and 1 are pointed away from the wire while serving, so stray output cannot corrupt it.
 """
 
@@ -17,9 +19,8 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -30,44 +31,51 @@ ENV = "SCHOLAR_CATALOG_BENCH_TIMING"
 RESPONSE_ID = re.compile(r'\{"jsonrpc":"2\.0","id":(-?\d+|"(?:[^"\\]|\\.)*"),"(?:result|error)"')
 
 
-class TimedLines:
-    """The request side: notes when each ``tools/call`` line arrives, under its JSON-RPC id."""
+class TimedStdin:
+    """The request side, read in the transport's worker thread: notes when each ``tools/call`` line arrives.
 
-    def __init__(self, lines: Any, pending: dict[str, tuple[str, float]]) -> None:
-        self._lines = lines
+    The time is taken in that thread as soon as the line is read, not when the event loop next runs,
+    which may be later while it finishes the previous call.
+    """
+
+    def __init__(self, file: IO[str], pending: dict[str, tuple[str, float]]) -> None:
+        self._file = file
         self._pending = pending
 
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[str]:
-        async for line in self._lines:
-            started = time.perf_counter()
-            if '"tools/call"' in line:
-                try:
-                    message = json.loads(line)
-                    self._pending[json.dumps(message["id"])] = (str(message["params"]["name"]), started)
-                except (ValueError, KeyError, TypeError):
-                    pass  # the SDK answers a malformed request itself; nothing to time
-            yield line
+    def readline(self, size: int = -1) -> str:
+        line = self._file.readline(size)
+        started = time.perf_counter()
+        if '"tools/call"' in line:
+            try:
+                message = json.loads(line)
+                self._pending[json.dumps(message["id"])] = (str(message["params"]["name"]), started)
+            except (ValueError, KeyError, TypeError):
+                pass  # the SDK answers a malformed request itself; nothing to time
+        return line
 
 
-class TimedWriter:
-    """The response side: once a response to a timed request is flushed, appends its line to the log."""
+class TimedStdout:
+    """The response side, written in the transport's worker thread: logs a timed response once it is flushed.
 
-    def __init__(self, out: Any, pending: dict[str, tuple[str, float]], log: IO[str]) -> None:
-        self._out = out
+    The time is taken in that thread when the flush returns: by then the client can read the response,
+    while the event loop may still be tidying up after the call (freeing its result, for one), which
+    overlaps the client's own work and is not the call's time.
+    """
+
+    def __init__(self, file: IO[str], pending: dict[str, tuple[str, float]], log: IO[str]) -> None:
+        self._file = file
         self._pending = pending
         self._log = log
         self._written: tuple[str, int] | None = None
 
-    async def write(self, text: str) -> int:
+    def write(self, text: str) -> int:
         found = RESPONSE_ID.match(text)
         self._written = (found.group(1), len(text.encode("utf-8"))) if found else None
-        return await self._out.write(text)
+        return self._file.write(text)
 
-    async def flush(self) -> None:
-        await self._out.flush()
+    def flush(self) -> None:
+        self._file.flush()
+        ended = time.perf_counter()
         if self._written is None:
             return
         key, size = self._written
@@ -75,7 +83,7 @@ class TimedWriter:
         timed = self._pending.pop(key, None)
         if timed is not None:
             tool, started = timed
-            self._log.write(f"{tool}\t{(time.perf_counter() - started) * 1000:.3f}\t{size}\n")
+            self._log.write(f"{tool}\t{(ended - started) * 1000:.3f}\t{size}\n")
             self._log.flush()
 
 
@@ -92,8 +100,8 @@ def run_stdio_timed(app: MCPServer, log_path: Path) -> None:
         log_path.open("a", encoding="utf-8") as log,
     ):
         pending: dict[str, tuple[str, float]] = {}
-        lines = TimedLines(anyio.wrap_file(stdin), pending)
-        writer = TimedWriter(anyio.wrap_file(stdout), pending, log)
+        lines = anyio.wrap_file(TimedStdin(stdin, pending))
+        writer = anyio.wrap_file(TimedStdout(stdout, pending, log))
 
         async def serve() -> None:
             async with stdio_server(stdin=lines, stdout=writer) as (read_stream, write_stream):  # type: ignore[arg-type]

@@ -118,3 +118,36 @@ def test_timing_hook_logs_each_tool_call_only_when_the_benchmark_asks(example_db
     log.unlink()
     anyio.run(_two_calls, example_db, {"SCHOLAR_CATALOG_BENCH_TIMING": ""})
     assert not log.exists()
+
+
+def test_timing_hook_brackets_a_call_from_its_line_read_to_its_response_flushed() -> None:
+    import io
+    import time
+
+    from scholar_catalog.server.bench_timing import TimedStdin, TimedStdout
+
+    pending: dict[str, tuple[str, float]] = {}
+    log, wire = io.StringIO(), io.StringIO()
+    requests = TimedStdin(
+        io.StringIO(
+            '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get_author","arguments":{}}}\n'
+            '{"jsonrpc":"2.0","id":8,"method":"tools/list"}\n'
+        ),
+        pending,
+    )
+    responses = TimedStdout(wire, pending, log)
+    assert requests.readline().startswith("{") and requests.readline().startswith("{")
+    assert list(pending) == ["7"]  # only tools/call is timed
+    time.sleep(0.03)
+    responses.write('{"jsonrpc":"2.0","id":8,"result":{"tools":[]}}\n')
+    responses.flush()
+    responses.write('{"jsonrpc":"2.0","method":"notifications/message","params":{}}\n')
+    responses.flush()
+    assert log.getvalue() == ""
+    response = '{"jsonrpc":"2.0","id":7,"result":{"content":[]}}\n'
+    responses.write(response)
+    assert log.getvalue() == ""  # written but not yet flushed: not yet the client's
+    responses.flush()
+    tool, ms, size = log.getvalue().rstrip("\n").split("\t")
+    assert (tool, int(size)) == ("get_author", len(response)) and 30 <= float(ms) < 1000
+    assert wire.getvalue().count("\n") == 3 and pending == {}
