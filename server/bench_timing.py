@@ -8,8 +8,8 @@ The SDK's stdio transport reads lines and writes responses through the two strea
 wrapping them brackets everything the server does for a call: JSON parsing and validation, dispatch,
 the tool, building the result, serializing it and writing it to the pipe. (A ``ServerMiddleware``
 would miss parsing and serializing, which grow with the result.) Both times are taken in the
-transport's worker threads, right after the line is read and right after the response is flushed,
-so a busy event loop neither shortens nor lengthens a call. Like the SDK, the process's own fds
+transport's worker threads, right after the line is read and as the serialized response is handed to
+the pipe, so a busy event loop neither shortens nor lengthens a call. Like the SDK, the process's own fds
 0 and 1 are pointed away from the wire while serving, so stray output cannot corrupt it.
 """
 
@@ -57,28 +57,29 @@ class TimedStdin:
 class TimedStdout:
     """The response side, written in the transport's worker thread: logs a timed response once it is flushed.
 
-    The time is taken in that thread when the flush returns: by then the client can read the response,
-    while the event loop may still be tidying up after the call (freeing its result, for one), which
-    overlaps the client's own work and is not the call's time.
+    The time is taken in that thread as the serialized response is handed to the pipe: not when the
+    event loop next runs, which may be after it has tidied up the call (freeing its result, for one)
+    while the client is already reading; nor after the write, since the client it wakes may take this
+    thread's core first (a large response reaches the pipe before its flush).
     """
 
     def __init__(self, file: IO[str], pending: dict[str, tuple[str, float]], log: IO[str]) -> None:
         self._file = file
         self._pending = pending
         self._log = log
-        self._written: tuple[str, int] | None = None
+        self._written: tuple[str, int, float] | None = None
 
     def write(self, text: str) -> int:
+        ended = time.perf_counter()
         found = RESPONSE_ID.match(text)
-        self._written = (found.group(1), len(text.encode("utf-8"))) if found else None
+        self._written = (found.group(1), len(text.encode("utf-8")), ended) if found else None
         return self._file.write(text)
 
     def flush(self) -> None:
         self._file.flush()
-        ended = time.perf_counter()
         if self._written is None:
             return
-        key, size = self._written
+        key, size, ended = self._written
         self._written = None
         timed = self._pending.pop(key, None)
         if timed is not None:

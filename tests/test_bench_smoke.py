@@ -146,7 +146,7 @@ def test_timing_hook_brackets_a_call_from_its_line_read_to_its_response_flushed(
     assert log.getvalue() == ""
     response = '{"jsonrpc":"2.0","id":7,"result":{"content":[]}}\n'
     responses.write(response)
-    assert log.getvalue() == ""  # written but not yet flushed: not yet the client's
+    assert log.getvalue() == ""  # logged once flushed
     responses.flush()
     tool, ms, size = log.getvalue().rstrip("\n").split("\t")
     assert (tool, int(size)) == ("get_author", len(response)) and 30 <= float(ms) < 1000
