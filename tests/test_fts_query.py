@@ -19,7 +19,8 @@ from test_ingest import profile, write
 
 from conftest import build_catalog
 from scholar_catalog.db.catalog import Catalog
-from scholar_catalog.tools.papers import MAX_TERMS, fts_query, search_papers
+from scholar_catalog.tools.papers import search_papers
+from scholar_catalog.tools.search_plan import MAX_TERMS, fts_query
 
 # Titles chosen so that each escaped query finds a known set, and the unescaped query another one.
 PAPERS = {

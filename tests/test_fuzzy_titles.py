@@ -16,7 +16,7 @@ from rapidfuzz.distance import OSA
 
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.normalize import normalize_title
-from scholar_catalog.tools import papers
+from scholar_catalog.tools import fuzzy_titles
 from scholar_catalog.tools.papers import search_papers
 
 
@@ -133,7 +133,7 @@ def test_variants_are_exactly_the_title_words_one_edit_away(catalog: Catalog) ->
 def test_candidates_are_the_newest_papers_with_the_words(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch, cap: int
 ) -> None:
-    monkeypatch.setattr(papers, "FUZZY_CANDIDATES", cap)
+    monkeypatch.setattr(fuzzy_titles, "FUZZY_CANDIDATES", cap)
     with catalog.connection() as conn:
         titled = [
             r[0] for r in conn.execute("SELECT rowid FROM papers_fts WHERE papers_fts MATCH '{title} : retrieval'")
@@ -143,7 +143,7 @@ def test_candidates_are_the_newest_papers_with_the_words(
         statements: list[str] = []
         conn.set_trace_callback(statements.append)
         try:
-            got = papers._title_candidates(conn, '{title} : ("retrieval")', None, "", [])
+            got = fuzzy_titles.title_candidates(conn, '{title} : ("retrieval")', None, "", [])
         finally:
             conn.set_trace_callback(None)
         assert [paper_id for paper_id, _ in got] == newest[:cap]
@@ -153,7 +153,7 @@ def test_candidates_are_the_newest_papers_with_the_words(
         in_category = [
             i for i in newest if conn.execute("SELECT category FROM papers WHERE id = ?", [i]).fetchone()[0] == category
         ]
-        got = papers._title_candidates(conn, '{title} : ("retrieval")', None, " AND p.category = ?", [category])
+        got = fuzzy_titles.title_candidates(conn, '{title} : ("retrieval")', None, " AND p.category = ?", [category])
         assert [paper_id for paper_id, _ in got] == in_category[:cap]
     # More matches than candidates: the full-text index walks them newest first and stops, with no sort
     # of every match; fewer: they are taken in the index's order (cheaper per match) and sorted.

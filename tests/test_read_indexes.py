@@ -19,7 +19,7 @@ from scholar_catalog.db import ingest as ingest_mod
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import open_writable
 from scholar_catalog.db.schema import READ_INDEXES
-from scholar_catalog.tools.papers import Plan, fts_query
+from scholar_catalog.tools.search_plan import Plan, fts_query
 
 N_PROFILES = 30
 

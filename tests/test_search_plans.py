@@ -19,8 +19,9 @@ import pytest
 from scholar_catalog.db import term_docs
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.schema import BM25_WEIGHTS
-from scholar_catalog.tools import papers
-from scholar_catalog.tools.papers import fts_query, search_papers
+from scholar_catalog.tools import papers, search_plan
+from scholar_catalog.tools.papers import search_papers
+from scholar_catalog.tools.search_plan import fts_query
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +142,7 @@ def test_title_ranking_gives_the_same_pages_whether_or_not_it_counts_first(
     assert search_papers(catalog, query=query, sort="date", **filters).total > 3
     answers = []
     for guess in (True, False):
-        monkeypatch.setattr(papers, "_titles_likely_over", lambda *_, guess=guess, **__: guess)
+        monkeypatch.setattr(papers, "titles_likely_over", lambda *_, guess=guess, **__: guess)
         ids, pages = every_page(catalog, query=query, **filters)
         answers.append((ids, [p.model_dump() for p in pages]))
     assert answers[0] == answers[1]
@@ -152,7 +153,7 @@ def test_the_title_guess_is_the_papers_times_each_words_share_of_titles(catalog:
         n = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
         share = dict(conn.execute("SELECT word, papers FROM title_words WHERE word IN ('for', 'retrieval')"))
         assert share["for"] > share["retrieval"] > 1
-        likely = papers._titles_likely_over
+        likely = search_plan.titles_likely_over
         assert likely(catalog, conn, '"For"', share["for"] - 1)
         assert not likely(catalog, conn, '"For"', share["for"] + 1)
         both = share["for"] * share["retrieval"] / n
@@ -201,7 +202,7 @@ def test_relevance_pages_are_the_same_whether_or_not_few_matches_are_guessed(
     monkeypatch.setattr(papers.Plan, "count", counting)
     for guess in (True, False):
         counts.clear()
-        monkeypatch.setattr(papers, "_matches_likely_at_most", lambda *_, guess=guess, **__: guess)
+        monkeypatch.setattr(papers, "matches_likely_at_most", lambda *_, guess=guess, **__: guess)
         ids, pages = every_page(catalog, query=query, **filters)
         answers.append((ids, [p.model_dump() for p in pages]))
         if guess and 0 < matches <= cap:
@@ -211,7 +212,7 @@ def test_relevance_pages_are_the_same_whether_or_not_few_matches_are_guessed(
 
 
 def test_the_match_guess_is_the_papers_times_each_words_share_and_each_filters_share(catalog: Catalog) -> None:
-    likely = papers._matches_likely_at_most
+    likely = search_plan.matches_likely_at_most
     with catalog.connection() as conn:
         n = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
         docs = dict(conn.execute("SELECT term, docs FROM term_docs WHERE term IN ('retrieval', 'models')"))
@@ -249,7 +250,7 @@ def test_the_match_guess_counts_first_while_an_ingest_has_deferred_the_term_coun
     stale = Catalog(copy)
     try:
         with stale.connection() as conn:
-            assert not papers._matches_likely_at_most(stale, conn, '"zzzunknownword"', 1_000_000)
+            assert not search_plan.matches_likely_at_most(stale, conn, '"zzzunknownword"', 1_000_000)
         assert search_papers(stale, query="retrieval").total > 0
     finally:
         stale.close()

@@ -24,8 +24,8 @@ from scholar_catalog.db.catalog import Catalog
 
 from . import hybrid
 from .common import ToolInputError, check_limit, clean_text, require_data
+from .filters import check_years, paper_filters
 from .models import Expert, FindExpertsResult, PaperRef
-from .papers import check_years, paper_filters
 from .profiles import affordable, frequencies, paper_count
 
 MAX_RESULTS = 50

@@ -9,8 +9,9 @@ from pydantic import Field
 from scholar_catalog.db.catalog import Catalog
 
 from .common import clean_text, require_data
+from .filters import check_years, paper_filters
 from .models import TopicTrendsResult, TrendBucket
-from .papers import Plan, check_years, fts_query, paper_filters, papers_by
+from .search_plan import Plan, fts_query, papers_by
 
 
 def topic_trends(
