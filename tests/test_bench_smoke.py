@@ -78,7 +78,15 @@ def test_smoke_run_produces_the_tables_and_leaves_what_was_in_its_workdir(tmp_pa
     for row in ("| 300 |", "| no-op tool (floor) |", "| search_papers (1-3 title words) |", "| get_author |"):
         assert row in text, text
     assert "collaboration_path" in text and "shared_coauthors" in text and "search_authors (typos)" in text
-    for label in ("very common words + filters", "find_experts", "similar_papers", "similar_authors", "topic_trends"):
+    for label in (
+        "very common words + filters",
+        "find_experts",
+        "similar_papers",
+        "similar_authors",
+        "topic_trends",
+        "get_paper",
+        "catalog_stats",
+    ):
         assert f"| search_papers, {label} |" in text or f"| {label}" in text, label
     assert "server-side p50 < no-op round trip p50" in text and "p99 ≤ 6× no-op p99" in text
     results = json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))
