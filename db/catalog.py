@@ -3,19 +3,22 @@
 :class:`Catalog` wraps one ``mode=ro`` connection, serializes its use across the
 server's worker threads, and keeps small caches (the name index, the category
 list) that it drops whenever another process commits to the database — so a
-running server sees what ``ingest`` wrote without a restart.
+running server sees what ``ingest`` wrote without a restart. A call may run one
+statement on a second read-only connection while its own runs (:meth:`Catalog.in_parallel`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import limits
 from .connection import open_readonly
@@ -23,6 +26,9 @@ from .names import NameIndex
 
 if TYPE_CHECKING:
     from .titles import TitleVocabulary
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 class Catalog:
@@ -35,6 +41,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._version: int | None = None
         self._cache: dict[str, Any] = {}
+        self._helper: tuple[sqlite3.Connection, ThreadPoolExecutor] | None = None
 
     @classmethod
     def from_connection(cls, conn: sqlite3.Connection, path: str = ":memory:") -> Catalog:
@@ -46,11 +53,13 @@ class Catalog:
         self._lock = threading.RLock()
         self._version = None
         self._cache = {}
+        self._helper = None
         return self
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._close_helper()
 
     @contextmanager
     def connection(self) -> Iterator[sqlite3.Connection]:
@@ -67,10 +76,57 @@ class Catalog:
     def _reopen(self) -> None:
         conn = open_readonly(self.path)  # raises CatalogError (a clear message) if it is gone for good
         self._conn.close()
+        self._close_helper()
         self._conn = conn
         self._identity = _identity(self.path)
         self._version = None
         self._cache.clear()
+
+    def in_parallel(
+        self, here: Callable[[sqlite3.Connection], A], there: Callable[[sqlite3.Connection], B]
+    ) -> tuple[A, B]:
+        """``(here(conn), there(other))``: *there* runs on a second read-only connection, in a helper
+        thread, while *here* runs on this one (call inside :meth:`connection`, whose lock keeps the
+        helper to one call at a time).
+
+        SQLite runs a statement without Python's global lock, so the two use two cores: a call that
+        needs two long statements whose inputs do not depend on each other (a count and a ranking, the
+        two halves of a count) takes the longer one's time, not their sum. *there* keeps this call's
+        time limit, must only read its connection (no caches: they belong to this thread) and sees
+        the catalog as a statement of this call would. With one core, or no file (an in-memory
+        catalog), *there* runs after *here* on this connection.
+        """
+        helper = self._start_helper()
+        if helper is None:
+            return here(self._conn), there(self._conn)
+        other, pool = helper
+        state = limits.current()
+
+        def carried() -> B:
+            with limits.carried(state):
+                return there(other)
+
+        future = pool.submit(carried)
+        try:
+            first = here(self._conn)
+        except BaseException:
+            other.interrupt()  # its answer is not wanted: stop it, then wait so no statement outlives the call
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                future.result()
+            raise
+        return first, future.result()
+
+    def _start_helper(self) -> tuple[sqlite3.Connection, ThreadPoolExecutor] | None:
+        if self._helper is None and self._identity is not None and _cores() > 1:
+            self._helper = (open_readonly(self.path), ThreadPoolExecutor(1, thread_name_prefix="catalog-helper"))
+        return self._helper
+
+    def _close_helper(self) -> None:
+        if self._helper is not None:
+            other, pool = self._helper
+            pool.shutdown(wait=True)
+            other.close()
+            self._helper = None
 
     def cached(self, key: str, build: Any) -> Any:
         """A value computed once per catalog version (call inside :meth:`connection`)."""
@@ -108,6 +164,13 @@ class Catalog:
         return self.cached(
             "empty", lambda: self._conn.execute("SELECT NOT EXISTS (SELECT 1 FROM profiles)").fetchone()[0] == 1
         )
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

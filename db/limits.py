@@ -5,7 +5,8 @@ every few thousand virtual-machine instructions. While a call runs under :func:`
 the handler compares the clock with the call's deadline and, once it has passed, makes SQLite
 abandon the statement (``interrupted``); the call then raises :class:`CallTooLong`. Outside such a
 call the handler does nothing. The deadline is per thread: each tool call runs in its own worker
-thread, and the handler runs in the thread that executes the statement.
+thread, and the handler runs in the thread that executes the statement (a statement a call hands to
+a helper thread, :meth:`~scholar_catalog.db.catalog.Catalog.in_parallel`, carries the call's deadline).
 
 The clock starts at the call's first tick, i.e. when it is running SQL, not while it waits for the
 catalog behind other calls (a process serves one call at a time from its connection). Building a
@@ -77,6 +78,22 @@ def call_time_limit(seconds: float | None, name: str = "this call") -> Iterator[
             f"{name} took longer than the server's limit of {seconds:g} s per call and was stopped. "
             f"Narrow the request: {hint}."
         ) from err
+    finally:
+        _state.limit, _state.deadline = previous
+
+
+def current() -> tuple[float | None, float | None]:
+    """This thread's (limit, deadline), for a helper thread running part of the same call (:func:`carried`)."""
+    return getattr(_state, "limit", None), getattr(_state, "deadline", None)
+
+
+@contextmanager
+def carried(state: tuple[float | None, float | None]) -> Iterator[None]:
+    """Run the body under another thread's :func:`current` limit and deadline: the same call's clock."""
+    previous = current()
+    _state.limit, _state.deadline = state
+    try:
+        yield
     finally:
         _state.limit, _state.deadline = previous
 

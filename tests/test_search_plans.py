@@ -239,6 +239,27 @@ def test_the_match_guess_is_the_papers_times_each_words_share_and_each_filters_s
             assert not likely(catalog, conn, '"models"', int(guess) - 1, **filters), filters
 
 
+def test_a_phrase_is_guessed_as_common_as_its_rarest_word(catalog: Catalog) -> None:
+    """The words of a phrase ("hardware-aware") mostly come together: multiplying their shares would guess
+    a handful of matches for a phrase in thousands of papers."""
+    with catalog.connection() as conn:
+        docs = dict(conn.execute("SELECT term, docs FROM term_docs WHERE term IN ('language', 'models')"))
+        titles = dict(conn.execute("SELECT word, papers FROM title_words WHERE word IN ('language', 'models')"))
+        n = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
+        assert docs["models"] > docs["language"] > docs["language"] * docs["models"] / n + 1
+        assert titles["models"] > titles["language"] >= 1
+        at_most, over = search_plan.matches_likely_at_most, search_plan.titles_likely_over
+        for match in ('"language models"', '"Language-Models"'):
+            assert at_most(catalog, conn, match, docs["language"])
+            assert not at_most(catalog, conn, match, docs["language"] - 1)
+            assert over(catalog, conn, match, titles["language"] - 1)
+            assert not over(catalog, conn, match, titles["language"])
+        # Separate phrases are still taken as independent of each other.
+        both = docs["language"] * docs["models"] / n
+        assert at_most(catalog, conn, '"language" "models"', int(both) + 1)
+        assert not at_most(catalog, conn, '"language" "models"', int(both) - 1)
+
+
 def test_the_match_guess_counts_first_while_an_ingest_has_deferred_the_term_counts(
     example_db: Path, tmp_path: Path
 ) -> None:

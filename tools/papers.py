@@ -9,6 +9,7 @@ from pydantic import Field
 
 from scholar_catalog.db.catalog import Catalog
 
+from . import halves
 from .common import (
     MAX_LIMIT,
     ToolInputError,
@@ -23,7 +24,7 @@ from .common import (
 from .filters import check_years, paper_filters
 from .fuzzy_titles import fuzzy_titles
 from .models import Listing, PaperAuthor, PaperDetail, SearchPapersResult
-from .search_plan import COUNT_CAP, Plan, fts_query, matches_likely_at_most, titles_likely_over
+from .search_plan import COUNT_CAP, Plan, Ranked, fts_query, matches_likely_at_most, titles_likely_over
 
 Sort = Literal["relevance", "date", "score"]
 
@@ -104,24 +105,38 @@ def search_papers(
             note = "The query has no words to search for; listing papers by the other filters."
         plan = Plan(match, author_id, "".join(f" AND {w}" for w in where), params)
         by_date = bool(match) and sort == "date" and author_id is None
-        newest = plan.newest_first(conn, COUNT_CAP) if by_date else None
-        ranked = None
+        top = offset + limit  # the matches a page needs ranked
+        newest = halves.newest_first(catalog, conn, plan, COUNT_CAP, top) if by_date else None
+        ranked: Ranked | None = None
         filtered = {"category": category and clean_text(category, "category").upper(), "year_from": year_from}
         filtered |= {"year_to": year_to, "has_code": has_code}
         relevance = bool(match) and sort == "relevance" and author_id is None
-        if relevance and matches_likely_at_most(catalog, conn, match, RANK_CANDIDATES, **filtered):
+        few = relevance and matches_likely_at_most(catalog, conn, match, RANK_CANDIDATES, **filtered)
+        if few:
             # Few matches: one pass scores and counts them (a count and then a page would walk them twice).
-            ranked = plan.ranked(conn, RANK_CANDIDATES, count_first=False)
+            ranked = halves.ranked(catalog, conn, plan, RANK_CANDIDATES, top, count_first=False)
+        titled = Plan(f"title : ({match})", author_id, plan.filters, params)
+        title_ranking: Ranked | None = None
+        title_ranked = False
         if by_date:
-            total, exact = (len(newest), True) if newest is not None else (COUNT_CAP, False)
+            total, exact = (newest.total, True) if newest is not None else (COUNT_CAP, False)
         elif ranked is not None:
-            total, exact = len(ranked), True
+            total, exact = ranked.total, True
+        elif relevance and not few:
+            # Likely more matches than are ranked: they are counted while, on another core, the papers
+            # with the words in their title are ranked (below), which the count then most likely calls for.
+            title_first = titles_likely_over(catalog, conn, match, RANK_CANDIDATES, **filtered)
+            (total, exact), title_ranking = catalog.in_parallel(
+                lambda c: plan.count(c, COUNT_CAP),
+                lambda c: titled.ranked(c, RANK_CANDIDATES, top, count_first=title_first),
+            )
+            title_ranked = True
         else:
-            total, exact = plan.count(conn, COUNT_CAP)
+            total, exact = halves.count(catalog, conn, plan, COUNT_CAP)
         if newest is not None:
-            rows = plan.rows(conn, newest[offset : offset + limit])
+            rows = plan.rows(conn, newest.ids[offset:top])
         elif ranked is not None:
-            rows = plan.rows(conn, ranked[offset : offset + limit])
+            rows = plan.rows(conn, ranked.ids[offset:top])
         elif by_date and year_to is None:
             # More matches than are counted: walking papers newest first finds a page within a few rows
             # each (not with year_to, whose matches lie behind every newer paper).
@@ -129,19 +144,25 @@ def search_papers(
         elif match and sort == "relevance" and total > RANK_CANDIDATES:
             # Scoring every match of very common words costs more than it tells: rank by BM25 among the
             # papers with the words in their title, or failing that list the newest.
-            titled = Plan(f"title : ({match})", author_id, plan.filters, params)
-            ranked = titled.ranked(
-                conn,
-                RANK_CANDIDATES,
-                count_first=relevance and titles_likely_over(catalog, conn, match, RANK_CANDIDATES, **filtered),
+            ranked = (
+                title_ranking
+                if title_ranked
+                else halves.ranked(
+                    catalog,
+                    conn,
+                    titled,
+                    RANK_CANDIDATES,
+                    top,
+                    count_first=relevance and titles_likely_over(catalog, conn, match, RANK_CANDIDATES, **filtered),
+                )
             )
-            if ranked:
-                rows = titled.rows(conn, ranked[offset : offset + limit])
+            if ranked is not None and ranked.total:
+                rows = titled.rows(conn, ranked.ids[offset:top])
                 note = (
                     f"These words are very common ({total:,}{'' if exact else '+'} papers): "
                     "ranked among papers with them in the title. Add words or filters to narrow the search."
                 )
-                total, exact = len(ranked), True
+                total, exact = ranked.total, True
             else:
                 rows = plan.page(conn, "date", limit, offset, dense=True)
                 note = (
@@ -155,7 +176,7 @@ def search_papers(
         fuzzy = False
         unfiltered = 0
         if total == 0 and match and offset == 0 and (plan.filters or author_id is not None):
-            unfiltered, _ = Plan(match, None, "", []).count(conn)
+            unfiltered, _ = halves.count(catalog, conn, Plan(match, None, "", []), COUNT_CAP)
         if unfiltered:
             shown = f"{unfiltered:,}" if unfiltered < COUNT_CAP else f"more than {COUNT_CAP:,}"
             note = f"{shown} papers contain these words, but none passes the filters; relax a filter."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from scholar_catalog.db import term_docs, title_words
@@ -23,6 +24,7 @@ MAX_TERMS = 32
 COUNT_CAP = 10_000  # totals above this are reported as "more than"
 _TERM_RE = re.compile(r'"([^"]*)"?|(\S+)')
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)  # FTS5 (unicode61) splits words at "_" too
+PHRASE_RE = re.compile(r'"([^"]*)"')  # the phrases of an fts_query
 
 
 def fts_query(text: str) -> str:
@@ -46,6 +48,18 @@ def has_index(conn: sqlite3.Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]).fetchone() is not None
 
 
+@dataclass
+class Ranked:
+    """The first matches of a search in order, as (paper id, sort key), and how many matches there are."""
+
+    first: list[tuple[int, Any]]
+    total: int
+
+    @property
+    def ids(self) -> list[int]:
+        return [r[0] for r in self.first]
+
+
 class Plan:
     """The FROM/WHERE of one search, with the join order chosen for it.
 
@@ -55,13 +69,32 @@ class Plan:
     joined only when a filter or the sort needs its columns.
     """
 
-    def __init__(self, match: str, author_id: int | None, filters: str, params: list[object]) -> None:
+    def __init__(
+        self,
+        match: str,
+        author_id: int | None,
+        filters: str,
+        params: list[object],
+        ids: tuple[int, int] | None = None,
+    ) -> None:
         self.match = match
         self.author_id = author_id
         self.filters = filters
         self.params = params
+        self.ids = ids  # only the matches with a paper id in this range (both ends included)
+
+    def within(self, first: int, last: int) -> Plan:
+        """The same search over the matches whose paper id is from *first* to *last* (needs a match)."""
+        return Plan(self.match, self.author_id, self.filters, self.params, (first, last))
 
     def _from(self, sort: str, dense: bool = False) -> tuple[str, list[object]]:
+        base, params = self._source(sort, dense)
+        if self.ids is None:
+            return base, params
+        # SQLite hands the range to the full-text index, which then reads only those ids' postings.
+        return f"{base} AND papers_fts.rowid BETWEEN ? AND ?", [*params, *self.ids]
+
+    def _source(self, sort: str, dense: bool) -> tuple[str, list[object]]:
         needs_papers = bool(self.filters) or sort != "relevance" or not self.match
         head: list[object] = []
         if dense and self.match and self.author_id is None:
@@ -131,22 +164,18 @@ class Plan:
         ]
         return self.rows(conn, ids)
 
-    def newest_first(self, conn: sqlite3.Connection, cap: int) -> list[int] | None:
-        """Every match's id in :meth:`page`'s date order, in one pass (None: more than *cap*).
-
-        Counting the matches and then sorting them for a page would join each to ``papers`` twice.
-        """
+    def newest_first(self, conn: sqlite3.Connection, cap: int, top: int) -> Ranked | None:
+        """The first *top* matches in :meth:`page`'s date order and the number of matches, in one pass
+        (None: more than *cap* matches). Counting the matches and then sorting them for a page would
+        join each to ``papers`` twice."""
         base, params = self._from("date")
-        rows = conn.execute(f"SELECT p.id, p.date {base} LIMIT ?", [*params, cap + 1]).fetchall()
-        if len(rows) > cap:
-            return None
-        rows.sort(key=lambda r: (r[1], r[0]), reverse=True)  # ORDER BY p.date DESC, p.id DESC
-        return [r[0] for r in rows]
+        every = f"SELECT p.id AS id, p.date AS key {base} LIMIT ?"
+        return self._first(conn, every, "key DESC, id DESC", [*params, cap + 1], cap, top)
 
-    def ranked(self, conn: sqlite3.Connection, cap: int, count_first: bool = True) -> list[int] | None:
-        """Every match's id in :meth:`page`'s relevance order; None when there are more than *cap*.
+    def ranked(self, conn: sqlite3.Connection, cap: int, top: int, count_first: bool = True) -> Ranked | None:
+        """The first *top* matches in :meth:`page`'s relevance order and the number of matches, in one
+        pass (None: more than *cap* matches; page would score them all again to sort them).
 
-        One pass scores and counts the matches (page would score them all again to sort them).
         *count_first*: more than *cap* matches are likely, so a count without scores comes first, which
         stops at *cap* (scoring costs more per match, and FTS5's bm25 walks every phrase's whole posting
         list at its first row).
@@ -155,11 +184,20 @@ class Plan:
             return None
         base, params = self._from("relevance")
         score = "bm25(papers_fts, {}, {}, {})".format(*BM25_WEIGHTS)
-        scored = conn.execute(f"SELECT papers_fts.rowid, {score} {base} LIMIT ?", [*params, cap + 1]).fetchall()
-        if len(scored) > cap:
-            return None
-        scored.sort(key=lambda r: (r[1], -r[0]))
-        return [r[0] for r in scored]
+        every = f"SELECT papers_fts.rowid AS id, {score} AS key {base} LIMIT ?"
+        return self._first(conn, every, "key, id DESC", [*params, cap + 1], cap, top)
+
+    @staticmethod
+    def _first(
+        conn: sqlite3.Connection, every: str, order: str, params: list[object], cap: int, top: int
+    ) -> Ranked | None:
+        # SQLite sorts and counts the rows itself and hands over only the first ones (with their sort
+        # keys, which put two rankings together): a row fetched costs Python more than a row sorted.
+        rows = conn.execute(
+            f"SELECT id, key, count(*) OVER () FROM ({every}) ORDER BY {order} LIMIT ?", [*params, top]
+        ).fetchall()
+        total = rows[0][2] if rows else 0
+        return None if total > cap else Ranked([(r[0], r[1]) for r in rows], total)
 
     def rows(self, conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
         """The result rows (:data:`PAPER_COLUMNS` + snippet) of the papers *ids*, in that order."""
@@ -180,36 +218,53 @@ class Plan:
 
 
 def titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int, **filters: Any) -> bool:
-    """Whether more than *cap* titles likely hold every word of *match* and pass the *filters*, by each
-    word's share of titles (``title_words``; see :func:`_guess`). Only a guess at which plan is cheaper;
+    """Whether more than *cap* titles likely hold every phrase of *match* and pass the *filters*, by each
+    phrase's share of titles (``title_words``; see :func:`_guess`). Only a guess at which plan is cheaper;
     both give the same answer."""
-    words = {w for phrase in WORD_RE.findall(match) for w in normalize_title(phrase).split()}
-    return _guess(catalog, conn, title_words.papers_with(conn, words), words, filters) > cap
+    phrases = [set(normalize_title(phrase).split()) for phrase in PHRASE_RE.findall(match)]
+    counts = title_words.papers_with(conn, set().union(*phrases))
+    return _guess(catalog, conn, counts, phrases, filters) > cap
 
 
 def matches_likely_at_most(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int, **filters: Any) -> bool:
-    """Whether at most *cap* papers likely hold every word of *match* and pass the *filters*, by each word's
-    share of papers (``term_docs``; see :func:`_guess`). Only a guess at which plan is cheaper; both give
-    the same answer."""
+    """Whether at most *cap* papers likely hold every phrase of *match* and pass the *filters*, by each
+    phrase's share of papers (``term_docs``; see :func:`_guess`). Only a guess at which plan is cheaper;
+    both give the same answer."""
     if term_docs.is_stale(conn):  # its counts would come from walking every word's posting list
         return False
-    words = {word for word in (fold(w) for w in WORD_RE.findall(match)) if term_docs.kept(word)}
-    return _guess(catalog, conn, frequencies(catalog, conn, words), words, filters) <= cap
+    phrases = [
+        {word for word in (fold(w) for w in WORD_RE.findall(phrase)) if term_docs.kept(word)}
+        for phrase in PHRASE_RE.findall(match)
+    ]
+    counts = frequencies(catalog, conn, set().union(*phrases))
+    return _guess(catalog, conn, counts, phrases, filters) <= cap
 
 
 def _guess(
-    catalog: Catalog, conn: sqlite3.Connection, counts: dict[str, int], words: set[str], filters: dict[str, Any]
+    catalog: Catalog,
+    conn: sqlite3.Connection,
+    counts: dict[str, int],
+    phrases: list[set[str]],
+    filters: dict[str, Any],
 ) -> float:
-    """The number of papers times each of *words*' share of them (*counts*: papers holding it) and the
-    *filters*' share (:func:`_share`), as if all were independent. The number of papers is the largest
+    """The number of papers times each of *phrases*' share of them and the *filters*' share
+    (:func:`_share`), as if all were independent. A phrase's share is its rarest word's (*counts*: papers
+    holding a word): every paper with the phrase has each of its words, and the words of a phrase such as
+    "hardware-aware" mostly come together, so multiplying their shares would guess far too few (and
+    send a search of thousands of matches down the plan for a few). The number of papers is the largest
     paper id (a removed paper leaves a gap), remembered until the catalog changes: counting the rows is a
     pass over an index (~0.1 s at 1.25 M papers, on a server's first search)."""
-    papers = catalog.cached("largest_paper_id", lambda: conn.execute("SELECT max(id) FROM papers").fetchone()[0])
-    papers = max(papers or 0, 1)
+    papers = max(largest_paper_id(catalog, conn), 1)
     estimate = papers * _share(catalog, conn, papers, **filters)
-    for word in words:
-        estimate *= counts.get(word, 0) / papers
+    for words in phrases:
+        if words:
+            estimate *= min(counts.get(word, 0) for word in words) / papers
     return estimate
+
+
+def largest_paper_id(catalog: Catalog, conn: sqlite3.Connection) -> int:
+    """The largest paper id (0: no paper), remembered until the catalog changes."""
+    return catalog.cached("largest_paper_id", lambda: conn.execute("SELECT max(id) FROM papers").fetchone()[0]) or 0
 
 
 def _share(
