@@ -96,25 +96,26 @@ class Catalog:
         the catalog as a statement of this call would. With one core, or no file (an in-memory
         catalog), *there* runs after *here* on this connection.
         """
-        helper = self._start_helper()
-        if helper is None:
-            return here(self._conn), there(self._conn)
-        other, pool = helper
-        state = limits.current()
+        with self._lock:  # held already inside connection(); it also guards the helper's start
+            helper = self._start_helper()
+            if helper is None:
+                return here(self._conn), there(self._conn)
+            other, pool = helper
+            state = limits.current()
 
-        def carried() -> B:
-            with limits.carried(state):
-                return there(other)
+            def carried() -> B:
+                with limits.carried(state):
+                    return there(other)
 
-        future = pool.submit(carried)
-        try:
-            first = here(self._conn)
-        except BaseException:
-            other.interrupt()  # its answer is not wanted: stop it, then wait so no statement outlives the call
-            with contextlib.suppress(Exception):  # the first error is the one to report
-                future.result()
-            raise
-        return first, future.result()
+            future = pool.submit(carried)
+            try:
+                first = here(self._conn)
+            except BaseException:
+                other.interrupt()  # its answer is not wanted: stop it, then wait so no statement outlives the call
+                with contextlib.suppress(Exception):  # the first error is the one to report
+                    future.result()
+                raise
+            return first, future.result()
 
     def _start_helper(self) -> tuple[sqlite3.Connection, ThreadPoolExecutor] | None:
         if self._helper is None and self._identity is not None and _cores() > 1:
