@@ -18,10 +18,9 @@ from typing import Any, TypeVar
 
 from scholar_catalog.db import term_docs
 from scholar_catalog.db.catalog import Catalog
-from scholar_catalog.db.terms import fold
 
 from .profiles import frequencies
-from .search_plan import PHRASE_RE, WORD_RE, Plan, Ranked, largest_paper_id
+from .search_plan import Plan, Ranked, largest_paper_id, phrase_terms
 
 T = TypeVar("T")
 
@@ -34,8 +33,7 @@ def split(catalog: Catalog, conn: sqlite3.Connection, plan: Plan) -> tuple[Plan,
     words, an author's papers driving it (a few rows), or its words' postings (``term_docs``) few."""
     if not plan.match or plan.author_id is not None or plan.ids is not None or term_docs.is_stale(conn):
         return None
-    words = {fold(w) for phrase in PHRASE_RE.findall(plan.match) for w in WORD_RE.findall(phrase)}
-    postings = sum(frequencies(catalog, conn, {w for w in words if term_docs.kept(w)}).values())
+    postings = sum(frequencies(catalog, conn, set().union(*phrase_terms(plan.match))).values())
     if postings <= SPLIT_POSTINGS:
         return None
     middle = largest_paper_id(catalog, conn) // 2

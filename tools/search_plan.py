@@ -232,12 +232,17 @@ def matches_likely_at_most(catalog: Catalog, conn: sqlite3.Connection, match: st
     both give the same answer."""
     if term_docs.is_stale(conn):  # its counts would come from walking every word's posting list
         return False
-    phrases = [
+    phrases = phrase_terms(match)
+    counts = frequencies(catalog, conn, set().union(*phrases))
+    return _guess(catalog, conn, counts, phrases, filters) <= cap
+
+
+def phrase_terms(match: str) -> list[set[str]]:
+    """Each phrase of an :func:`fts_query` as the ``term_docs`` terms of its words (folded, kept)."""
+    return [
         {word for word in (fold(w) for w in WORD_RE.findall(phrase)) if term_docs.kept(word)}
         for phrase in PHRASE_RE.findall(match)
     ]
-    counts = frequencies(catalog, conn, set().union(*phrases))
-    return _guess(catalog, conn, counts, phrases, filters) <= cap
 
 
 def _guess(
