@@ -23,6 +23,7 @@ from run import percentile, workloads  # noqa: E402
 
 from scholar_catalog import tools  # noqa: E402
 from scholar_catalog.db.catalog import Catalog  # noqa: E402
+from scholar_catalog.db.library import skip_memory_statistics  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     manifest = json.loads((args.generated / "bench-manifest.json").read_text())
+    skip_memory_statistics()  # as `scholar-catalog serve` does
     catalog = Catalog(args.catalog)
     gc.freeze()  # as the server does once it is built
     for label, tool, calls in workloads(args.catalog, manifest, args.calls, args.seed):

@@ -125,7 +125,9 @@ def serve(
     binding to any other address requires a bearer token (--token or $SCHOLAR_CATALOG_TOKEN).
     """
     from scholar_catalog.db.connection import resolve_db_path
+    from scholar_catalog.db.library import skip_memory_statistics
 
+    skip_memory_statistics()  # before any connection opens (see db/library.py)
     if not use_http:
         _refuse_http_options()
     token = token or None  # an empty $SCHOLAR_CATALOG_TOKEN means no token

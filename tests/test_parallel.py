@@ -18,8 +18,10 @@ import pytest
 from scholar_catalog.db import catalog as catalog_module
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.limits import CallTooLong, call_time_limit
-from scholar_catalog.tools import halves, papers
+from scholar_catalog.tools import halves, papers, similar, topics
 from scholar_catalog.tools.papers import search_papers
+from scholar_catalog.tools.similar import similar_authors, similar_papers
+from scholar_catalog.tools.topics import find_experts
 from scholar_catalog.tools.trends import topic_trends
 
 COUNT_PAPERS = "SELECT count(*) FROM papers"
@@ -179,3 +181,42 @@ def test_searches_and_trends_answer_alike_whole_or_in_two_halves(
         assert any(splits) == (postings == 0)
     assert answers[0] == answers[1]
     assert sum(len(page["results"]) for pages in answers[0][0] for page in pages) > 40
+
+
+TOPICS = [("retrieval", {}), ("language models", {"category": "CL"}), ("models", {}), ("graph", {"year_from": 2025})]
+
+
+@pytest.mark.parametrize("candidates", [1000, 3])
+def test_topic_tools_answer_alike_whole_or_in_two_halves(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, candidates: int
+) -> None:
+    """With 3 candidates a paper's place depends on the halves' rows being merged in bm25 order."""
+    monkeypatch.setattr(topics, "CANDIDATE_PAPERS", candidates)
+    monkeypatch.setattr(similar, "SIMILAR_CANDIDATES", candidates)
+    parallel = catalog.in_parallel
+    calls: list[int] = []
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return parallel(*args)
+
+    monkeypatch.setattr(catalog, "in_parallel", counted)
+    with catalog.connection() as conn:
+        paper_ids = [r[0] for r in conn.execute("SELECT id FROM papers ORDER BY id LIMIT 6")]
+        profile_ids = [r[0] for r in conn.execute("SELECT id FROM profiles ORDER BY id LIMIT 4")]
+    answers = []
+    for postings in (10**12, 0):  # never split, then every candidate search
+        monkeypatch.setattr(halves, "TOPIC_SPLIT_POSTINGS", postings)
+        calls.clear()
+        answers.append(
+            (
+                [find_experts(catalog, topic=topic, **filters).model_dump() for topic, filters in TOPICS],
+                [similar_papers(catalog, paper_id=paper_id).model_dump() for paper_id in paper_ids],
+                [similar_authors(catalog, profile_id=profile_id).model_dump() for profile_id in profile_ids],
+            )
+        )
+        assert (len(calls) >= len(TOPICS) + len(paper_ids) + len(profile_ids)) == (postings == 0)
+    assert answers[0] == answers[1]
+    experts, papers_like, people_like = answers[0]
+    assert all(answer["results"] for answer in experts)
+    assert sum(len(answer["results"]) for answer in papers_like + people_like) > 20

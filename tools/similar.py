@@ -71,7 +71,11 @@ def similar_papers(
             result.note = "This paper has no distinctive words to compare (no abstract?). " + note
             return result
         terms = affordable(catalog, conn, (t for t, _ in T.top_terms(vector, QUERY_TERMS)))
-        found = match_papers(conn, T.fts_any(terms), "", [], exclude=paper_id) if terms else {}
+        found = (
+            match_papers(catalog, conn, T.fts_any(terms), "", [], exclude=paper_id, limit=SIMILAR_CANDIDATES)
+            if terms
+            else {}
+        )
         candidates = sorted(found, key=lambda p: (-found[p], p))[:SIMILAR_CANDIDATES]
         vectors = paper_vectors(catalog, conn, candidates)
         scored = sorted(
@@ -148,7 +152,7 @@ def similar_authors(
         }
         skip = frozenset({person.author_id, *(coauthors if exclude_coauthors else ())})
         terms = affordable(catalog, conn, (t for t, _ in T.top_terms(vector, QUERY_TERMS)))
-        relevance = match_papers(conn, T.fts_any(terms), "", []) if terms else {}
+        relevance = match_papers(catalog, conn, T.fts_any(terms), "", []) if terms else {}
         ranked = rank_people(conn, relevance, "", [], skip=skip)[:AUTHOR_CANDIDATES]
         scored = []
         for _, author_id, other_name, other_profile, _, _ in ranked:

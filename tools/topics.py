@@ -22,11 +22,12 @@ from pydantic import Field
 from scholar_catalog.db import terms as T
 from scholar_catalog.db.catalog import Catalog
 
-from . import hybrid
+from . import halves, hybrid
 from .common import ToolInputError, check_limit, clean_text, require_data
 from .filters import check_years, paper_filters
 from .models import Expert, FindExpertsResult, PaperRef
 from .profiles import affordable, frequencies, paper_count
+from .search_plan import phrase_terms
 
 MAX_RESULTS = 50
 SMOOTHING = 3.0  # pseudo-papers added to everyone's count: one paper on a topic is weak evidence
@@ -45,16 +46,28 @@ Limit = Annotated[int, Field(ge=1, le=MAX_RESULTS, description=f"Maximum results
 
 
 def match_papers(
-    conn: sqlite3.Connection, match: str, filters: str, params: list[object], exclude: int | None = None
+    catalog: Catalog,
+    conn: sqlite3.Connection,
+    match: str,
+    filters: str,
+    params: list[object],
+    exclude: int | None = None,
+    limit: int | None = None,
 ) -> dict[int, float]:
-    """Best *match*ing papers (within *filters*) -> relevance relative to the best one (0-1]."""
+    """The *limit* (default CANDIDATE_PAPERS) best *match*ing papers (within *filters*) -> relevance relative
+    to the best one (0-1], best first. Many postings: the lower and upper halves of the ids at once (:mod:`.halves`)."""
+    limit = limit or CANDIDATE_PAPERS
     join = " CROSS JOIN papers p INDEXED BY papers_facets ON p.id = papers_fts.rowid" if filters else ""
     skip = " AND papers_fts.rowid != ?" if exclude is not None else ""
-    rows = conn.execute(
-        f"""SELECT papers_fts.rowid, {TOPIC_BM25} AS r FROM papers_fts{join}
-            WHERE papers_fts MATCH ?{skip}{filters} ORDER BY r, papers_fts.rowid LIMIT ?""",
-        [match, *([exclude] if exclude is not None else []), *params, CANDIDATE_PAPERS],
-    ).fetchall()
+    sql = f"""SELECT papers_fts.rowid, {TOPIC_BM25} AS r FROM papers_fts{join}
+              WHERE papers_fts MATCH ?{skip} AND papers_fts.rowid BETWEEN ? AND ?{filters}
+              ORDER BY r, papers_fts.rowid LIMIT ?"""
+
+    def statement(c: sqlite3.Connection, first: int, last: int) -> sqlite3.Cursor:
+        return c.execute(sql, [match, *([exclude] if exclude is not None else []), first, last, *params, limit])
+
+    postings = sum(frequencies(catalog, conn, set().union(*phrase_terms(match))).values())
+    rows = halves.best_matches(catalog, conn, statement, postings, limit)
     if not rows or rows[0][1] >= 0:
         return {}
     best = rows[0][1]
@@ -196,7 +209,7 @@ def find_experts(
             result.note = f"No paper uses the words {', '.join(words)}. " + LEXICAL_NOTE + " Try other words."
             result.note += f" {why}" if why else ""
             return result
-        relevance = match_papers(conn, match, filters, params) if matched else {}
+        relevance = match_papers(catalog, conn, match, filters, params) if matched else {}
         if method == "hybrid":
             relevance = hybrid.fused_relevance(relevance, hybrid.topic_papers(catalog, conn, text, filters, params))
             if not relevance and not matched:
