@@ -40,11 +40,21 @@ def split(catalog: Catalog, conn: sqlite3.Connection, plan: Plan) -> tuple[Plan,
     words, an author's papers driving it (a few rows), or its words' postings (``term_docs``) few."""
     if not plan.match or plan.author_id is not None or plan.ids is not None or term_docs.is_stale(conn):
         return None
-    postings = sum(frequencies(catalog, conn, set().union(*phrase_terms(plan.match))).values())
-    if postings <= SPLIT_POSTINGS:
+    if postings(catalog, conn, plan.match) <= SPLIT_POSTINGS:
         return None
+    (low, middle), (above, last) = _bounds(catalog, conn)
+    return plan.within(low, middle), plan.within(above, last)
+
+
+def postings(catalog: Catalog, conn: sqlite3.Connection, match: str) -> int:
+    """How many postings (``term_docs``) the words of an FTS5 query *match* have: what its statements walk."""
+    return sum(frequencies(catalog, conn, set().union(*phrase_terms(match))).values())
+
+
+def _bounds(catalog: Catalog, conn: sqlite3.Connection) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The lower and upper half of the paper ids, as (first, last) ranges."""
     middle = largest_paper_id(catalog, conn) // 2
-    return plan.within(0, middle), plan.within(middle + 1, LAST_ID)
+    return (0, middle), (middle + 1, LAST_ID)
 
 
 def _run(
@@ -109,18 +119,18 @@ def count_by(catalog: Catalog, conn: sqlite3.Connection, plan: Plan, column: str
 def best_matches(
     catalog: Catalog,
     conn: sqlite3.Connection,
+    match: str,
     statement: Callable[[sqlite3.Connection, int, int], sqlite3.Cursor],
-    postings: int,
     limit: int,
 ) -> list[Any]:
-    """The first *limit* rows of ``statement(conn, first_id, last_id)``: a query over the matches with
-    paper ids in that range, rows ``(paper id, bm25)`` ordered by ``bm25, paper id`` (its ``LIMIT``
-    at least *limit*). Run whole, or in halves at once when its words have more than
-    :data:`TOPIC_SPLIT_POSTINGS` *postings*."""
-    if postings <= TOPIC_SPLIT_POSTINGS:
+    """The first *limit* rows of ``statement(conn, first_id, last_id)``: a query over the matches of
+    *match* with paper ids in that range, rows ``(paper id, bm25)`` ordered by ``bm25, paper id`` (its
+    ``LIMIT`` at least *limit*). Run whole, or in halves at once when *match*'s words have more than
+    :data:`TOPIC_SPLIT_POSTINGS` postings."""
+    if postings(catalog, conn, match) <= TOPIC_SPLIT_POSTINGS:
         return statement(conn, 0, LAST_ID).fetchall()
-    middle = largest_paper_id(catalog, conn) // 2
-    low, high = catalog.in_parallel(lambda c: statement(c, 0, middle), lambda c: statement(c, middle + 1, LAST_ID))
+    (first, middle), (above, last) = _bounds(catalog, conn)
+    low, high = catalog.in_parallel(lambda c: statement(c, first, middle), lambda c: statement(c, above, last))
     # Each statement sorted its matches in its first step, in its own thread. The rows are read here, one
     # cursor after the other: two threads reading rows at once hand Python's lock back and forth at every row.
     with closing(low), closing(high):

@@ -27,7 +27,6 @@ from .common import ToolInputError, check_limit, clean_text, require_data
 from .filters import check_years, paper_filters
 from .models import Expert, FindExpertsResult, PaperRef
 from .profiles import affordable, frequencies, paper_count
-from .search_plan import phrase_terms
 
 MAX_RESULTS = 50
 SMOOTHING = 3.0  # pseudo-papers added to everyone's count: one paper on a topic is weak evidence
@@ -66,8 +65,7 @@ def match_papers(
     def statement(c: sqlite3.Connection, first: int, last: int) -> sqlite3.Cursor:
         return c.execute(sql, [match, *([exclude] if exclude is not None else []), first, last, *params, limit])
 
-    postings = sum(frequencies(catalog, conn, set().union(*phrase_terms(match))).values())
-    rows = halves.best_matches(catalog, conn, statement, postings, limit)
+    rows = halves.best_matches(catalog, conn, match, statement, limit)
     if not rows or rows[0][1] >= 0:
         return {}
     best = rows[0][1]
