@@ -8,6 +8,7 @@ import json
 import os
 import re
 import sqlite3
+import sys
 from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -1071,6 +1072,54 @@ def _catalog_rows(db_path: Path) -> dict[str, list[tuple]]:
     return out
 
 
+def test_a_file_read_by_a_worker_reaches_the_writer_exactly_as_read(tmp_path: Path) -> None:
+    import pickle
+    from dataclasses import replace
+
+    from scholar_catalog.db.ingest_files import Loaded, load
+    from scholar_catalog.db.parser import Entry, Profile
+
+    sources = [*EXAMPLES.glob("*.txt"), *(Path(__file__).parent / "fixtures" / "parser").glob("*.txt")]
+    sources += list(SEEDS.glob("*.txt")) if SEEDS.is_dir() else []
+    missing = tmp_path / "gone.txt"
+    outcomes = {"profile": 0, "parse_error": 0, "read_error": 0}
+    for path in [*sources, missing]:
+        st = path.stat() if path.exists() else os.stat_result((0,) * 10)
+        loaded = load(str(path), st.st_size, st.st_mtime_ns, AS_OF, parse=True)
+        received = pickle.loads(pickle.dumps(loaded, pickle.HIGHEST_PROTOCOL))
+        assert type(received) is Loaded, path
+        # An exception equals only itself: compared by what it says, the rest field by field.
+        assert replace(received, parse_error=None) == replace(loaded, parse_error=None), path
+        if loaded.profile is not None:
+            assert type(received.profile) is Profile and received.profile.entries
+            assert all(type(e) is Entry for e in received.profile.entries)
+            assert received.fields == loaded.fields
+            outcomes["profile"] += 1
+        elif loaded.parse_error is not None:
+            sent, got = loaded.parse_error, received.parse_error
+            assert type(got) is type(sent) and (str(got), got.line) == (str(sent), sent.line)
+            outcomes["parse_error"] += 1
+        else:
+            assert received.read_error == loaded.read_error and "cannot read" in (received.read_error or "")
+            outcomes["read_error"] += 1
+    assert outcomes["profile"] >= 20 and outcomes["parse_error"] >= 3 and outcomes["read_error"] == 1
+
+
+def test_author_and_affiliation_lists_are_stored_as_json_dumps_writes_them() -> None:
+    from scholar_catalog.db.ingest_merge import _json
+
+    lists = [
+        [],
+        ["Ada Lovelace"],
+        ["Łukasz Kaiser", "José Hernández-Orallo", "山田 太郎", "Ёлка Ёжикова"],
+        ['O"Brien', "back\\slash", "tab\there", "new\nline", "\x00nul", "emoji \U0001f600", "lone \ud800"],
+        ["  spaced  ", ", comma", "[bracket]"],
+    ]
+    for items in lists:
+        assert _json(items) == json.dumps(items, ensure_ascii=False)
+        assert json.loads(_json(items)) == items
+
+
 def test_files_read_ahead_by_worker_processes_make_the_same_catalog_row_for_row(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1097,6 +1146,31 @@ def test_files_read_ahead_by_worker_processes_make_the_same_catalog_row_for_row(
     ]
     assert reports["1"][1].applied >= 1
     assert _catalog_rows(tmp_path / "w1.db") == _catalog_rows(tmp_path / "w0.db")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a pipe's size is a Linux setting")
+def test_a_workers_results_pipe_holds_a_whole_chunk_of_results() -> None:
+    import fcntl
+
+    from scholar_catalog.db import ingest_files
+
+    paths = [str(path) for path in sorted(EXAMPLES.glob("*.txt"))]
+
+    def plan(path: str) -> ingest_files.Job:
+        st = os.stat(path)
+        return path, st.st_size, st.st_mtime_ns, AS_OF
+
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    reader = ingest_files.ReadAhead(paths, plan, 1, eager=True)
+    try:
+        (worker,) = reader._workers
+        assert worker.stdout is not None
+        size = fcntl.fcntl(worker.stdout.fileno(), fcntl.F_GETPIPE_SZ)
+        assert size >= min(ingest_files.PIPE_BYTES, limit) > 64 * 1024
+        loaded = reader.take(paths[0])
+        assert loaded is not None and loaded.profile is not None and loaded.profile.entries
+    finally:
+        reader.close()
 
 
 def worker_starts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
