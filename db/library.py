@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import _sqlite3
 import ctypes
+import functools
 import sqlite3
 
 SQLITE_OK = 0
 SQLITE_CONFIG_MEMSTATUS = 9
 
 
+@functools.cache
 def _library() -> ctypes.CDLL | None:
     """The SQLite library the ``sqlite3`` module runs on (its symbols, as the extension module links them)."""
     try:

@@ -51,11 +51,10 @@ def match_papers(
     filters: str,
     params: list[object],
     exclude: int | None = None,
-    limit: int | None = None,
+    limit: int = CANDIDATE_PAPERS,
 ) -> dict[int, float]:
-    """The *limit* (default CANDIDATE_PAPERS) best *match*ing papers (within *filters*) -> relevance relative
-    to the best one (0-1], best first. Many postings: the lower and upper halves of the ids at once (:mod:`.halves`)."""
-    limit = limit or CANDIDATE_PAPERS
+    """The *limit* best *match*ing papers (within *filters*) -> relevance relative to the best one (0-1],
+    best first. Many postings: the lower and upper halves of the ids at once (:mod:`.halves`)."""
     join = " CROSS JOIN papers p INDEXED BY papers_facets ON p.id = papers_fts.rowid" if filters else ""
     skip = " AND papers_fts.rowid != ?" if exclude is not None else ""
     sql = f"""SELECT papers_fts.rowid, {TOPIC_BM25} AS r FROM papers_fts{join}
