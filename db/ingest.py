@@ -51,6 +51,7 @@ from .ingest_files import (
     worker_count,
     workers_setting,
 )
+from .ingest_fts import BUILD_MERGE, USUAL_MERGE
 from .ingest_known import KnownFiles
 from .ingest_merge import listing_fields
 from .ingest_rows import CLEANUP_DUE, RowWriter
@@ -141,8 +142,9 @@ class Ingester(KnownFiles, RowWriter):
         # by finish; see RowWriter._note_rows_changed).
         self._rows_changed = self._cleanup_marked()
         # A catalog without profiles is being built: the indexes only the tools read are dropped with the
-        # first batch and made at the end (finish), and every other run makes any that are missing (a first
-        # build stopped before its end) with its first batch.
+        # first batch and made at the end (finish), and FTS5 writes without merging until the final merge
+        # (ingest_fts.BUILD_MERGE); every other run makes any missing index and restores FTS5's merge
+        # settings (a first build stopped before its end) with its first batch.
         self._read_indexes: Literal["defer", "ensure"] | None = "ensure" if self._known else "defer"
 
     # -- transactions ---------------------------------------------------------------
@@ -158,7 +160,9 @@ class Ingester(KnownFiles, RowWriter):
                 self._affiliation_ids.clear()
             try:
                 if self._read_indexes is not None:
-                    (drop_read_indexes if self._read_indexes == "defer" else create_read_indexes)(self.conn)
+                    building = self._read_indexes == "defer"
+                    (drop_read_indexes if building else create_read_indexes)(self.conn)
+                    self._fts_merge_settings(BUILD_MERGE if building else USUAL_MERGE)
                     self._read_indexes = None
                 self._suspend_fts_triggers()
             except sqlite3.OperationalError as err:

@@ -11,7 +11,9 @@ paper is refreshed at that same point, for exactly the papers in ``_fts_dirty``:
 
 FTS5 keeps each commit's entries in segments of their own; once a tenth of the index was written since it
 was last merged (a first ingest, large edits), :meth:`FtsUpkeep.merge_fts_if_due` merges it into one
-after the run's last commit, so a lookup reads one segment instead of a dozen or more.
+after the run's last commit, so a lookup reads one segment instead of a dozen or more. A first build
+writes its batches' segments with FTS5's own merging off (:data:`BUILD_MERGE`), since that merge
+rewrites them all anyway, and FTS5's usual settings are restored with it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
 # from each (bench/README.md "Round ten").
 FTS_CHURN = "fts_churn"
 MERGE_SHARE = 0.1  # merge once those entries reach this share of the papers
+# FTS5's merge settings (its 'automerge' and 'crisismerge' options) while a catalog is first built, and
+# otherwise. As it writes, FTS5 merges a few segments at a time, work in proportion to the pages written
+# times the index's levels, which grow with it, and merges a whole level once it holds 'crisismerge'
+# segments. A first build ends by merging the whole index into one segment (merge_fts_if_due), so all
+# that earlier merging is work done twice: it writes with neither (bench/README.md "Round twenty-three").
+BUILD_MERGE = {"automerge": 0, "crisismerge": 1999}  # 1999: FTS5's largest (it keeps at most 2,000 segments)
+USUAL_MERGE = {"automerge": 4, "crisismerge": 16}  # FTS5's defaults
 SYNC_PART = 2_000  # papers whose indexed text a batch's index sync reads back at a time
 
 
@@ -57,6 +66,15 @@ class FtsUpkeep:
         for name, _ in triggers:
             self.conn.execute(f'DROP TRIGGER "{name}"')
         self._fts_triggers = [sql for _, sql in triggers]
+
+    def _fts_merge_settings(self, settings: dict[str, int]) -> None:
+        """Set FTS5's merge options to *settings* where they differ (they are kept in the index's config)."""
+        if not self._fts_columns:
+            return
+        stored = dict(self.conn.execute(f"SELECT k, v FROM {FTS_TABLE}_config WHERE k IN ('automerge', 'crisismerge')"))
+        for name, value in settings.items():
+            if stored.get(name, USUAL_MERGE[name]) != value:
+                self.conn.execute(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rank) VALUES (?, ?)", [name, value])
 
     def _fts_touch(self, paper_id: int, indexed: tuple[Any, ...] | None = None) -> None:
         """Remember that *paper_id* is about to change; *indexed* are its FTS column values now, if known."""
@@ -147,7 +165,8 @@ class FtsUpkeep:
     def merge_fts_if_due(self) -> bool:
         """Merge the full-text index into one segment if enough was written to it since it last was.
 
-        Its own transaction, after the run's last commit: stopped midway, the index is as before.
+        Its own transaction, after the run's last commit: stopped midway, the index is as before. FTS5's
+        merge settings are restored with it (a first build writes with :data:`BUILD_MERGE`).
         Only an optimisation (answers are the same either way), so a busy or full disk does not fail
         the ingest; the merge is then left to a later run.
         """
@@ -160,6 +179,7 @@ class FtsUpkeep:
             c.execute("BEGIN IMMEDIATE")
             try:
                 c.execute(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('optimize')")
+                self._fts_merge_settings(USUAL_MERGE)
                 c.execute("DELETE FROM meta WHERE key = ?", [FTS_CHURN])
                 c.execute("COMMIT")
             except BaseException:

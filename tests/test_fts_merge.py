@@ -37,6 +37,11 @@ def segments(db_path: Path) -> int:
     return query(db_path, "SELECT count(DISTINCT segid) FROM papers_fts_idx")[0][0]
 
 
+def merge_settings(db_path: Path) -> dict[str, int]:
+    """FTS5's merge options as the index's config table keeps them."""
+    return dict(query(db_path, "SELECT k, v FROM papers_fts_config WHERE k IN ('automerge', 'crisismerge')"))
+
+
 def churn(db_path: Path) -> int:
     rows = query(db_path, "SELECT value FROM meta WHERE key = ?", (ingest_fts.FTS_CHURN,))
     return int(rows[0][0]) if rows else 0
@@ -46,9 +51,9 @@ def indexed(db_path: Path) -> dict[int, tuple[Any, ...]]:
     return {r[0]: r[1:] for r in query(db_path, "SELECT id, title, abstract, author_search FROM papers")}
 
 
-def answers(db_path: Path) -> list[list[tuple[Any, ...]]]:
+def answers(db_path: Path, queries: list[str] = QUERIES) -> list[list[tuple[Any, ...]]]:
     sql = "SELECT rowid, bm25(papers_fts, 10.0, 1.0, 3.0) FROM papers_fts WHERE papers_fts MATCH ? ORDER BY 2, 1"
-    return [query(db_path, sql, (q,)) for q in QUERIES]
+    return [query(db_path, sql, (q,)) for q in queries]
 
 
 def revise_abstracts(folder: Path, files: int) -> None:
@@ -79,6 +84,41 @@ def test_a_first_ingest_leaves_the_full_text_index_in_one_segment(
     run(db, folder)
     assert segments(db) == 1
     assert churn(db) == 0  # counted from the merge on
+    assert merge_settings(db) == ingest_fts.USUAL_MERGE
+
+
+def test_a_first_build_writes_a_segment_per_batch_without_fts5_merging_them_and_the_next_run_restores_merging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "bench"))
+    import generate
+
+    folder = tmp_path / "generated"
+    generate.generate(folder, 120, seed=5)
+    monkeypatch.setattr(ingest_mod, "BATCH_FILES", 5)  # 24 batches: more than FTS5 keeps on a level by default
+    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", 1e9)
+    monkeypatch.setattr(ingest_fts, "MERGE_SHARE", float("inf"))  # the build stops before its final merge
+    built, merging = tmp_path / "built.db", tmp_path / "merging.db"
+    run(built, folder)
+    assert segments(built) == 120 // 5
+    assert merge_settings(built) == ingest_fts.BUILD_MERGE
+    monkeypatch.setattr(ingest_mod, "BUILD_MERGE", ingest_fts.USUAL_MERGE)  # the same build merging as it goes
+    run(merging, folder)
+    assert 1 < segments(merging) < 120 // 5
+    titles = [row[0].split() for row in query(built, "SELECT title FROM papers ORDER BY id LIMIT 60 OFFSET 30")]
+    queries = [f'"{words[0]}"' for words in titles[::10]] + [f'"{words[1]}" "{words[2]}"' for words in titles[::15]]
+    assert all(answers(built, queries))
+    assert answers(built, queries) == answers(merging, queries)
+
+    monkeypatch.setattr(ingest_mod, "BUILD_MERGE", ingest_fts.BUILD_MERGE)
+    report = run(built, folder)  # nothing changed, and still no merge: its first batch restores the settings
+    assert report.unchanged == 120
+    assert merge_settings(built) == ingest_fts.USUAL_MERGE
+    assert segments(built) == 120 // 5
+    monkeypatch.setattr(ingest_fts, "MERGE_SHARE", 0.1)
+    run(built, folder)
+    assert segments(built) == 1
+    assert answers(built, queries) == answers(merging, queries)
 
 
 def test_unmerged_the_same_ingest_leaves_several_segments_and_gives_the_same_answers(
@@ -153,10 +193,13 @@ def test_a_merge_that_fails_leaves_the_ingest_applied_and_the_merge_due_for_the_
     assert segments(db) > 1
     assert churn(db) >= len(indexed(db))
 
+    assert merge_settings(db) == ingest_fts.BUILD_MERGE  # restored with the merge, or by the next run
+
     report = run(db, folder)  # nothing changed: only the merge left to do
     assert report.unchanged == report.profiles
     assert segments(db) == 1
     assert churn(db) == 0
+    assert merge_settings(db) == ingest_fts.USUAL_MERGE
 
 
 def test_a_re_ingest_that_rewrites_papers_text_adds_one_segment_per_batch_and_answers_as_a_fresh_build(
