@@ -1,4 +1,4 @@
-"""The indexes only the tools read (``schema.READ_INDEXES``): a first ingest makes them at its end.
+"""The indexes ingest never reads (``schema.READ_INDEXES``): a first ingest makes them at its end.
 
 While a catalog is first built they are absent, so readers must do without them; a build stopped
 before its end leaves them to the next ingest, which makes them with its first batch.
