@@ -141,7 +141,7 @@ class Ingester(KnownFiles, RowWriter):
         # or in one stopped before its finish (the mark is committed with the first such change, removed
         # by finish; see RowWriter._note_rows_changed).
         self._rows_changed = self._cleanup_marked()
-        # A catalog without profiles is being built: the indexes only the tools read are dropped with the
+        # A catalog without profiles is being built: the indexes ingest never reads are dropped with the
         # first batch and made at the end (finish), and FTS5 writes without merging until the final merge
         # (ingest_fts.BUILD_MERGE); every other run makes any missing index and restores FTS5's merge
         # settings (a first build stopped before its end) with its first batch.
