@@ -53,6 +53,7 @@ from .ingest_files import (
 )
 from .ingest_fts import BUILD_MERGE, USUAL_MERGE
 from .ingest_known import KnownFiles
+from .ingest_lookups import BuildLookups
 from .ingest_merge import listing_fields
 from .ingest_rows import CLEANUP_DUE, RowWriter
 from .parser import ProfileParseError
@@ -146,6 +147,8 @@ class Ingester(KnownFiles, RowWriter):
         # (ingest_fts.BUILD_MERGE); every other run makes any missing index and restores FTS5's merge
         # settings (a first build stopped before its end) with its first batch.
         self._read_indexes: Literal["defer", "ensure"] | None = "ensure" if self._known else "defer"
+        # And it finds existing titles and listed names in tables of its own (see ingest_lookups).
+        self._lookups = BuildLookups(self.conn, building=not self._known)
 
     # -- transactions ---------------------------------------------------------------
 
@@ -164,6 +167,7 @@ class Ingester(KnownFiles, RowWriter):
                     (drop_read_indexes if building else create_read_indexes)(self.conn)
                     self._fts_merge_settings(BUILD_MERGE if building else USUAL_MERGE)
                     self._read_indexes = None
+                self._lookups.begin_batch()
                 self._suspend_fts_triggers()
             except sqlite3.OperationalError as err:
                 raise _abort(err) from err
@@ -200,6 +204,8 @@ class Ingester(KnownFiles, RowWriter):
                 self._titles_before.clear()
                 self._author_ids.clear()  # ids made by the batch are gone
                 self._affiliation_ids.clear()
+                with contextlib.suppress(sqlite3.Error):
+                    self._lookups.rolled_back()
                 # The mark may have gone with the batch: the next change writes it again if so.
                 self._rows_changed = self._cleanup_marked()
 
@@ -349,6 +355,7 @@ class Ingester(KnownFiles, RowWriter):
         """Drop authors and affiliations no paper refers to any more, stamp the build time, commit."""
         self._begin_batch()
         try:
+            self._lookups.end()
             create_read_indexes(self.conn)  # before the clean-up, which reads paper_authors by author
         except sqlite3.OperationalError as err:
             raise _abort(err) from err
@@ -469,6 +476,7 @@ def ingest(
     try:
         _run(ingester, todo, report, prune=prune, on_file=on_file)
     finally:
+        ingester._lookups.discard()  # a run stopped midway leaves its lookup tables on the connection
         for name, value in saved.items():
             with contextlib.suppress(sqlite3.Error):
                 db.conn.execute(f"PRAGMA {name} = {int(value)}")
