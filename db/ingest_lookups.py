@@ -82,6 +82,10 @@ class BuildLookups:
             return
         self._version = version
         if not self.active:
+            # Dropped at the end, the tables' pages are then given back (not kept as free pages of the
+            # temporary database) for the sorts that make the indexes: ~80 MB at 250,000 profiles. Takes
+            # effect only where the connection has made no temporary table yet (as an ingest's has not).
+            self.conn.execute("PRAGMA temp.auto_vacuum = FULL")
             for sql in _CREATE:
                 self.conn.execute(sql)
             for name in LOOKUP_INDEXES:
@@ -91,12 +95,12 @@ class BuildLookups:
     def end(self) -> None:
         """Make the catalog's two indexes and drop the tables, in the open transaction."""
         self.wanted = False
-        for sql in LOOKUP_INDEXES.values():
-            self.conn.execute(sql)
         if self.active:
             for sql in _DROP:
                 self.conn.execute(sql)
             self.active = False
+        for sql in LOOKUP_INDEXES.values():
+            self.conn.execute(sql)
 
     def rolled_back(self) -> None:
         """After a whole batch was rolled back: the tables are gone if that batch made them."""
