@@ -53,7 +53,6 @@ from .ingest_files import (
 )
 from .ingest_fts import BUILD_MERGE, USUAL_MERGE
 from .ingest_known import KnownFiles
-from .ingest_lookups import BuildLookups
 from .ingest_merge import listing_fields
 from .ingest_rows import CLEANUP_DUE, RowWriter
 from .parser import ProfileParseError
@@ -74,8 +73,9 @@ MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across 
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
 INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
 # The page cache while finish makes the indexes a first build deferred: SQLite's sorter keeps up to a page
-# cache's worth of keys in memory before it merges runs from a file, so the largest of those sorts held
-# ~140 MB more at 250,000 profiles with the 128 MB cache than with this one, and took no less time.
+# cache's worth of keys in memory before it merges sorted runs, so the largest of those sorts held ~140 MB
+# more at 250,000 profiles with the 128 MB cache than with this one, and took no less time
+# (bench/README.md "Round twenty-four").
 SORT_CACHE_SIZE = -32768
 
 
@@ -151,8 +151,6 @@ class Ingester(KnownFiles, RowWriter):
         # (ingest_fts.BUILD_MERGE); every other run makes any missing index and restores FTS5's merge
         # settings (a first build stopped before its end) with its first batch.
         self._read_indexes: Literal["defer", "ensure"] | None = "ensure" if self._known else "defer"
-        # And it finds existing titles and listed names in tables of its own (see ingest_lookups).
-        self._lookups = BuildLookups(self.conn, building=not self._known)
 
     # -- transactions ---------------------------------------------------------------
 
@@ -171,7 +169,6 @@ class Ingester(KnownFiles, RowWriter):
                     (drop_read_indexes if building else create_read_indexes)(self.conn)
                     self._fts_merge_settings(BUILD_MERGE if building else USUAL_MERGE)
                     self._read_indexes = None
-                self._lookups.begin_batch()
                 self._suspend_fts_triggers()
             except sqlite3.OperationalError as err:
                 raise _abort(err) from err
@@ -186,7 +183,7 @@ class Ingester(KnownFiles, RowWriter):
                     "the files of earlier batches are kept, run ingest again to finish"
                 )
             try:
-                title_words.sync(self.conn, self._titles_before, final=self._final_batch)
+                title_words.sync(self.conn, self._titles_before)
                 self._titles_before.clear()
                 self._sync_fts()
             except sqlite3.OperationalError as err:
@@ -208,8 +205,6 @@ class Ingester(KnownFiles, RowWriter):
                 self._titles_before.clear()
                 self._author_ids.clear()  # ids made by the batch are gone
                 self._affiliation_ids.clear()
-                with contextlib.suppress(sqlite3.Error):
-                    self._lookups.rolled_back()
                 # The mark may have gone with the batch: the next change writes it again if so.
                 self._rows_changed = self._cleanup_marked()
 
@@ -362,7 +357,6 @@ class Ingester(KnownFiles, RowWriter):
             cache_size = self.conn.execute("PRAGMA cache_size").fetchone()[0]
             self.conn.execute(f"PRAGMA cache_size = {SORT_CACHE_SIZE}")
             try:
-                self._lookups.end()
                 create_read_indexes(self.conn)  # before the clean-up, which reads paper_authors by author
             finally:
                 self.conn.execute(f"PRAGMA cache_size = {int(cache_size)}")
@@ -485,7 +479,6 @@ def ingest(
     try:
         _run(ingester, todo, report, prune=prune, on_file=on_file)
     finally:
-        ingester._lookups.discard()  # a run stopped midway leaves its lookup tables on the connection
         for name, value in saved.items():
             with contextlib.suppress(sqlite3.Error):
                 db.conn.execute(f"PRAGMA {name} = {int(value)}")

@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from . import title_words
 from .ingest_fts import FtsUpkeep
-from .ingest_lookups import FIND_NAME, FIND_NAME_BUILDING, FIND_TITLES, FIND_TITLES_BUILDING, BuildLookups
 from .ingest_merge import (
     _LISTING_COLUMNS,
     _LISTING_JOINS,
@@ -53,7 +52,6 @@ class RowWriter(FtsUpkeep):
     _new_affiliations: list[str]
     _rows_changed: bool  # the clean-up mark is in the catalog (see _note_rows_changed)
     _titles_before: dict[int, str | None]  # paper inserted or deleted in the batch -> its key at the start
-    _lookups: BuildLookups  # where existing titles and listed names are found
 
     def _note_rows_changed(self) -> None:
         """Mark finish's clean-up as due, in the open batch (so a run stopped before finish leaves it due).
@@ -152,7 +150,9 @@ class RowWriter(FtsUpkeep):
         hashes = [title_words.title_hash(key) for key in keys]
         wanted = set(keys)
         for key, paper_id, title, abstract in c.execute(
-            FIND_TITLES_BUILDING if self._lookups.active else FIND_TITLES, [json.dumps(hashes)]
+            """SELECT title_norm, id, title, abstract FROM papers
+               WHERE title_key IN (SELECT value FROM json_each(?))""",
+            [json.dumps(hashes)],
         ):
             if key in wanted:  # not another title with the same hash
                 paper_ids[key] = paper_id
@@ -513,7 +513,7 @@ class RowWriter(FtsUpkeep):
     def _listed_author(self, key: str, name: str) -> int:
         if (cached := self._author_ids.get(key)) is not None:
             return cached
-        row = self.conn.execute(FIND_NAME_BUILDING if self._lookups.active else FIND_NAME, [key]).fetchone()
+        row = self.conn.execute("SELECT id FROM authors WHERE name_norm = ? AND profile_id IS NULL", [key]).fetchone()
         if row is None:
             cur = self.conn.execute("INSERT INTO authors (name, name_norm) VALUES (?, ?)", [name, key])
             author_id = int(cur.lastrowid or 0)

@@ -56,16 +56,6 @@ READ_INDEXES = {
     # order, it was rewritten nearly whole by every batch of a build (bench/README.md "Round twenty-three").
     "idx_profiles_name_norm": 'CREATE INDEX IF NOT EXISTS "idx_profiles_name_norm"\n    ON "profiles" ("name_norm")',
 }
-# The indexes through which ingest finds the paper a title already is and the author a listed name already
-# is. A first build keeps those keys in temporary tables instead and makes these at its end with the
-# others (db/ingest_lookups.py).
-LOOKUP_INDEXES = {
-    "idx_papers_title_key": 'CREATE INDEX IF NOT EXISTS "idx_papers_title_key"\n    ON "papers" ("title_key")',
-    # One row per listed name among authors without a profile; sqlite-utils has no partial indexes.
-    "authors_listed_name": (
-        "CREATE UNIQUE INDEX IF NOT EXISTS authors_listed_name ON authors(name_norm) WHERE profile_id IS NULL"
-    ),
-}
 
 
 class SchemaVersionError(RuntimeError):
@@ -188,6 +178,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
 
     index = [
         ("authors", ["profile_id"], True),
+        ("papers", ["title_key"], False),
         ("listings", ["paper_id"], False),
         ("affiliations", ["name_norm"], True),
     ]
@@ -197,6 +188,8 @@ def create_schema(conn: sqlite3.Connection) -> None:
     # full-text matches to papers through it (INDEXED BY) instead of reading the wide rows.
     db.execute("CREATE INDEX IF NOT EXISTS papers_facets ON papers(id, category, year, has_code, date)")
     create_read_indexes(db.conn)
+    # One row per listed name among authors without a profile; sqlite-utils has no partial indexes.
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS authors_listed_name ON authors(name_norm) WHERE profile_id IS NULL")
     if not db["papers_fts"].exists():
         t("papers").enable_fts(list(FTS_COLUMNS), create_triggers=True, tokenize=term_docs.TOKENIZER)
     term_docs.create(db.conn)
@@ -207,8 +200,8 @@ def create_schema(conn: sqlite3.Connection) -> None:
 
 
 def create_read_indexes(conn: sqlite3.Connection) -> None:
-    """Make whichever of :data:`READ_INDEXES` and :data:`LOOKUP_INDEXES` (all a first build defers) are missing."""
-    for sql in (*READ_INDEXES.values(), *LOOKUP_INDEXES.values()):
+    """Make whichever of :data:`READ_INDEXES` are missing."""
+    for sql in READ_INDEXES.values():
         conn.execute(sql)
 
 

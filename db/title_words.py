@@ -9,10 +9,7 @@ written again by every ingest batch; the hash's entries are a fifth of that.
 The misspelt search needs every distinct word of those keys (:class:`~scholar_catalog.db.titles.TitleVocabulary`):
 ``title_words`` holds each with the number of papers whose key has it, moved by each ingest batch as its
 papers come and go (:func:`sync`), so the vocabulary is read from a table of ~120,000 rows at 250,000
-profiles instead of from every title. An ingest that changes so much of the catalog that one count beats its
-batches' deltas (a new catalog) counts once, at its end, as :mod:`.term_docs` does: its words arrive in no
-order, so every batch's delta rewrote most of the table's pages (bench/README.md "Round twenty-four").
-Readers meanwhile take the vocabulary from the titles themselves.
+profiles instead of from every title.
 """
 
 from __future__ import annotations
@@ -26,10 +23,6 @@ from itertools import chain
 
 TABLE = "title_words"
 READ_PART = 2_000  # papers read back at a time
-# A batch that inserted or deleted at least a quarter as many papers as the catalog has (the first batches
-# of a new catalog) marks the counts stale, and they are counted once at the ingest's end (or the next one's).
-RECOUNT_RATIO = 4
-STALE_KEY = "title_words_stale"  # a meta key present while the counts lag the titles
 UPGRADE_PART = 20_000  # papers given their key by one statement of an upgrade
 
 
@@ -45,7 +38,7 @@ def words(key: str) -> set[str]:
 
 def count(keys: Iterable[str]) -> Counter[str]:
     """Each word's number of the normalized titles *keys* that hold it."""
-    return Counter(chain.from_iterable(map(words, keys)))  # counted in C (a loop of updates took 1.3x as long)
+    return Counter(chain.from_iterable(map(words, keys)))  # counted in C (a loop of updates took 1.5x as long)
 
 
 def create(conn: sqlite3.Connection) -> None:
@@ -90,32 +83,12 @@ def upgrade(conn: sqlite3.Connection) -> None:
     fill(conn)
 
 
-def is_stale(conn: sqlite3.Connection) -> bool:
-    """Whether the counts lag the titles (an ingest deferred them to its end and has not reached it)."""
-    return conn.execute("SELECT 1 FROM meta WHERE key = ?", [STALE_KEY]).fetchone() is not None
-
-
-def sync(conn: sqlite3.Connection, before: Mapping[int, str | None], *, final: bool = False) -> None:
+def sync(conn: sqlite3.Connection, before: Mapping[int, str | None]) -> None:
     """Move the counts by the papers of a batch: *before* maps each paper id the batch inserted or deleted
     to its key when the batch began (None: no such paper then); their keys now are read here.
 
-    A file whose savepoint was rolled back left its papers as they were, so they count for nothing. Where
-    one count is cheaper than the deltas (a new catalog's batches), the counts are marked stale and made
-    once, at the *final* batch (an ingest's last, or the next ingest's if this one stops first).
+    A file whose savepoint was rolled back left its papers as they were, so they count for nothing.
     """
-    if is_stale(conn):
-        if final:
-            fill(conn)
-            conn.execute("DELETE FROM meta WHERE key = ?", [STALE_KEY])
-        return
-    if not before:
-        return
-    if len(before) * RECOUNT_RATIO >= (conn.execute("SELECT max(rowid) FROM papers").fetchone()[0] or 0):
-        if final:
-            fill(conn)
-        else:
-            conn.execute("INSERT INTO meta (key, value) VALUES (?, '1')", [STALE_KEY])
-        return
     delta: Counter[str] = Counter()
     ids = sorted(before)
     for start in range(0, len(ids), READ_PART):
@@ -148,17 +121,11 @@ def apply(conn: sqlite3.Connection, delta: Iterable[tuple[str, int]]) -> None:
 
 
 def papers_with(conn: sqlite3.Connection, words: Iterable[str]) -> dict[str, int]:
-    """Each of *words* that some paper's key has -> the number of papers whose key has it (while the counts
-    are stale, as they were before: only search plans' guesses read them)."""
+    """Each of *words* that some paper's key has -> the number of papers whose key has it."""
     sql = f"SELECT word, papers FROM {TABLE} WHERE word IN (SELECT value FROM json_each(?))"
     return dict(conn.execute(sql, [json.dumps(list(words))]).fetchall())
 
 
 def vocabulary(conn: sqlite3.Connection) -> frozenset[str]:
-    """Every word of the papers' keys (while the counts are stale, from the keys themselves: slower)."""
-    if is_stale(conn):
-        found: set[str] = set()
-        for (key,) in conn.execute("SELECT title_norm FROM papers"):
-            found.update(key.split())
-        return frozenset(found)
+    """Every word of the papers' keys."""
     return frozenset(word for (word,) in conn.execute(f"SELECT word FROM {TABLE}"))

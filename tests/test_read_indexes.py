@@ -142,3 +142,34 @@ def test_a_first_build_stopped_before_its_end_is_served_and_the_next_ingest_make
     clean = build_catalog(tmp_path / "clean.db", corpus_folder)
     assert dump_differences(canonical_dump(db), canonical_dump(clean)) == []
     assert answers(db) == answers(clean)
+
+
+def test_a_first_ingest_sorts_its_deferred_indexes_with_a_small_page_cache_and_then_restores_its_own(
+    tmp_path: Path, corpus_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite's sorter keeps up to a page cache's worth of keys in memory: the indexes made at the end of a
+    # build are sorted with a small one (peak memory), the rest of the run keeps the ingest's larger one.
+    at_indexes: list[int] = []
+    at_commits: list[int] = []
+    make_indexes, sync_words = ingest_mod.create_read_indexes, ingest_mod.title_words.sync
+
+    def making(conn: sqlite3.Connection) -> None:
+        at_indexes.append(conn.execute("PRAGMA cache_size").fetchone()[0])
+        make_indexes(conn)
+
+    def committing(conn: sqlite3.Connection, before: dict[int, str | None]) -> None:
+        at_commits.append(conn.execute("PRAGMA cache_size").fetchone()[0])
+        sync_words(conn, before)
+
+    monkeypatch.setattr(ingest_mod, "create_read_indexes", making)
+    monkeypatch.setattr(ingest_mod.title_words, "sync", committing)
+    database = open_writable(tmp_path / "catalog.db")
+    try:
+        own = database.conn.execute("PRAGMA cache_size").fetchone()[0]
+        assert ingest_mod.ingest(database, [corpus_folder], as_of=AS_OF).ok
+        assert database.conn.execute("PRAGMA cache_size").fetchone()[0] == own
+    finally:
+        database.conn.close()
+    assert at_indexes == [ingest_mod.SORT_CACHE_SIZE]
+    assert at_commits and set(at_commits) == {ingest_mod.INGEST_PRAGMAS["cache_size"]}
+    assert ingest_mod.SORT_CACHE_SIZE != ingest_mod.INGEST_PRAGMAS["cache_size"] != own
