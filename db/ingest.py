@@ -73,9 +73,8 @@ MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across 
 # 64 MB, and a WAL checkpoint every ~40 MB instead of every 4 MB (each checkpoint syncs to disk).
 INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
 # The page cache while finish makes the indexes a first build deferred: SQLite's sorter keeps up to a page
-# cache's worth of keys in memory before it merges sorted runs, so the largest of those sorts held ~140 MB
-# more at 250,000 profiles with the 128 MB cache than with this one, and took no less time
-# (bench/README.md "Round twenty-four").
+# cache's worth of keys in memory before it merges sorted runs: at 250,000 profiles those sorts held 142 MB
+# with the ingest's 128 MB cache and 44 MB with this one, in no more time (bench/README.md "Round twenty-four").
 SORT_CACHE_SIZE = -32768
 
 
