@@ -159,3 +159,18 @@ def test_timing_hook_brackets_a_call_from_its_line_read_to_its_response_flushed(
     tool, ms, size = log.getvalue().rstrip("\n").split("\t")
     assert (tool, int(size)) == ("get_author", len(response)) and 30 <= float(ms) < 1000
     assert wire.getvalue().count("\n") == 3 and pending == {}
+
+
+def test_the_250k_growth_target_names_the_floor_loaders_own_growth_when_both_sizes_ran_it() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        from report import ingest_targets
+        from run import IngestResult
+    finally:
+        sys.path.remove(str(BENCH))
+    small = IngestResult(profiles=50_000, papers=1, listings=1, generate_s=0, ingest=[60.0], floor=[50.0])
+    large = IngestResult(profiles=250_000, papers=1, listings=1, generate_s=0, ingest=[360.0], floor=[350.0])
+    line = ingest_targets(large, small, large=True)[0]
+    assert "360 s (6.00×); the floor loader 350 s (7.00×)" in line and line.endswith("| ❌ |"), line
+    large.floor = []
+    assert "floor loader" not in ingest_targets(large, small, large=True)[0]
