@@ -2,8 +2,9 @@
 
     python bench/sql_profile.py PROFILES_DIR --db NEW.db [--as-of 2026-11-24] [--top 40]
 
-Runs ``scholar-catalog ingest`` in this process with the ingest's connection wrapped, so that the time of
-each statement (its rows fetched included) is added up by its text, and prints the total, the time in
+Runs ``scholar-catalog ingest`` in this process with the Ingester's connection wrapped (the statements
+of the files, the batches and the end; not the few PRAGMAs run around it), so that the time of each
+statement (its rows fetched included) is added up by its text, and prints the total, the time in
 SQL and the statements that took longest: seconds in all, calls, rows, µs a call. The wrapper costs time
 of its own, so compare its figures with each other (two sizes, two commits), not with a plain ingest's.
 """
