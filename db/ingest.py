@@ -65,7 +65,7 @@ Status = Literal["applied", "unchanged", "rejected"]
 
 # A batch (one transaction) ends after this many files or seconds: readers see progress that often.
 # Each commit writes every page the batch dirtied and FTS5 starts a segment per batch, so fewer, larger
-# batches write less (a first ingest at 50k: ~0.8x the time of 2 s batches, bench/README.md "Round fifteen").
+# batches write less (a first ingest at 50k: ~0.8x the time of 2 s batches, bench/HISTORY.md "Round fifteen").
 BATCH_FILES = 4000
 BATCH_SECONDS = 8.0
 MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across batches
@@ -74,7 +74,7 @@ MAX_CACHED_IDS = 100_000  # listed-author and affiliation ids remembered across 
 INGEST_PRAGMAS = {"cache_size": -131072, "wal_autocheckpoint": 5_000}
 # The page cache while finish makes the indexes a first build deferred: SQLite's sorter keeps up to a page
 # cache's worth of keys in memory before it merges sorted runs: at 250,000 profiles those sorts held 142 MB
-# with the ingest's 128 MB cache and 44 MB with this one, in no more time (bench/README.md "Round twenty-four").
+# with the ingest's 128 MB cache and 44 MB with this one, in no more time (bench/HISTORY.md "Round twenty-four").
 SORT_CACHE_SIZE = -32768
 
 

@@ -30,14 +30,14 @@ FTS_TRIGGERS = frozenset({"papers_ai", "papers_ad", "papers_au"})
 # meta key: entries written to the index (a paper added, or its old entry dropped) since the index was
 # last merged into one segment. FTS5 writes each batch's entries as new segments and merges them only a
 # few at a time, so a first ingest leaves a dozen segments or more, and a lookup reads a term's postings
-# from each (bench/README.md "Round ten").
+# from each (bench/HISTORY.md "Round ten").
 FTS_CHURN = "fts_churn"
 MERGE_SHARE = 0.1  # merge once those entries reach this share of the papers
 # FTS5's merge settings (its 'automerge' and 'crisismerge' options) while a catalog is first built, and
 # otherwise. As it writes, FTS5 merges a few segments at a time, work in proportion to the pages written
 # times the index's levels, which grow with it, and merges a whole level once it holds 'crisismerge'
 # segments. A first build ends by merging the whole index into one segment (merge_fts_if_due), so all
-# that earlier merging is work done twice: it writes with neither (bench/README.md "Round twenty-three").
+# that earlier merging is work done twice: it writes with neither (bench/HISTORY.md "Round twenty-three").
 BUILD_MERGE = {"automerge": 0, "crisismerge": 1999}  # 1999: FTS5's largest (it keeps at most 2,000 segments)
 USUAL_MERGE = {"automerge": 4, "crisismerge": 16}  # FTS5's defaults
 SYNC_PART = 2_000  # papers whose indexed text a batch's index sync reads back at a time

@@ -5,9 +5,9 @@ SQLite keeps memory statistics (``sqlite3_memory_used``) unless told otherwise b
 process-wide lock at every allocation: nothing here reads them, and with them on, two statements of one
 call on two cores (:meth:`~scholar_catalog.db.catalog.Catalog.in_parallel`) wait on each other at every
 allocation: a bm25-ranked search in halves ran each half up to 1.8x slower than alone, and about as fast as
-alone without them (50,000 profiles, bench/README.md). Python has no setting for it, and its ``sqlite3`` module
-starts the library when imported, so :func:`skip_memory_statistics` restarts the library with the
-statistics off through its C interface, once, before the process opens any connection.
+alone without them (50,000 profiles, bench/HISTORY.md "Round twenty-one"). Python has no setting for it,
+and its ``sqlite3`` module starts the library when imported, so :func:`skip_memory_statistics` restarts
+the library with the statistics off through its C interface, once, before the process opens any connection.
 """
 
 from __future__ import annotations

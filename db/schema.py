@@ -53,7 +53,7 @@ READ_INDEXES = {
     # ingest finds a listed name through authors_listed_name; every name, through this
     "idx_authors_name_norm": 'CREATE INDEX IF NOT EXISTS "idx_authors_name_norm"\n    ON "authors" ("name_norm")',
     # No tool reads it (names are found through authors); kept for SQL on the catalog itself. Keyed in no
-    # order, it was rewritten nearly whole by every batch of a build (bench/README.md "Round twenty-three").
+    # order, it was rewritten nearly whole by every batch of a build (bench/HISTORY.md "Round twenty-three").
     "idx_profiles_name_norm": 'CREATE INDEX IF NOT EXISTS "idx_profiles_name_norm"\n    ON "profiles" ("name_norm")',
 }
 
