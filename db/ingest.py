@@ -15,8 +15,9 @@ The rules (see ``docs/format.md`` for the why):
   replaces that profile's listings. Each file is applied in its own savepoint:
   a file that fails leaves that profile exactly as it was.
 
-Speed (see ``bench/README.md``): files are applied in batches, one transaction each, by this
-one process; with enough files, worker processes read, hash and parse them ahead of it. The parts:
+Speed (see ``bench/README.md``, and ``bench/HISTORY.md`` round by round): files are applied in batches,
+one transaction each, by this one process; with enough files, worker processes read, hash and parse them
+ahead of it. The parts:
 
 * :mod:`.ingest_files` — finding the files, reading them, the worker processes;
 * :mod:`.ingest_known` — what the catalog knows of each file, and which files changed since;
