@@ -19,6 +19,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from scholar_catalog.db import ingest
@@ -55,34 +56,25 @@ class _Fetched:
     """A cursor's rows fetched at once, so that reading them counts in the statement's time."""
 
     def __init__(self, cursor: Any, rows: list[Any]) -> None:
-        self._rows = rows
-        self._next = 0
+        self._rows = iter(rows)
         self.description = cursor.description
         self.lastrowid = cursor.lastrowid
         self.rowcount = cursor.rowcount
 
     def __iter__(self) -> Iterator[Any]:
-        return self
-
-    def __next__(self) -> Any:
-        if self._next >= len(self._rows):
-            raise StopIteration
-        self._next += 1
-        return self._rows[self._next - 1]
+        return self._rows
 
     def fetchone(self) -> Any:
-        return next(self, None)
+        return next(self._rows, None)
 
     def fetchmany(self, size: int = 1) -> list[Any]:
-        rows = self._rows[self._next : self._next + size]
-        self._next += len(rows)
-        return rows
+        return list(islice(self._rows, size))
 
     def fetchall(self) -> list[Any]:
-        return self.fetchmany(len(self._rows))
+        return list(self._rows)
 
     def close(self) -> None:
-        self._next = len(self._rows)
+        self._rows = iter(())
 
 
 class TimedConnection:

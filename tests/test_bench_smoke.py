@@ -162,12 +162,8 @@ def test_timing_hook_brackets_a_call_from_its_line_read_to_its_response_flushed(
 
 
 def test_the_250k_growth_target_names_the_floor_loaders_own_growth_when_both_sizes_ran_it() -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        from report import ingest_targets
-        from run import IngestResult
-    finally:
-        sys.path.remove(str(BENCH))
+    run = _bench_run()
+    ingest_targets, IngestResult = run.report.ingest_targets, run.IngestResult
     small = IngestResult(profiles=50_000, papers=1, listings=1, generate_s=0, ingest=[60.0], floor=[50.0])
     large = IngestResult(profiles=250_000, papers=1, listings=1, generate_s=0, ingest=[360.0], floor=[350.0])
     line = ingest_targets(large, small, large=True)[0]
