@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import apsw
+
 from . import limits
 from .connection import open_readonly
 from .names import NameIndex
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
 
 A = TypeVar("A")
 B = TypeVar("B")
+# What the tools read through: an APSW connection for a catalog file (db/connection.py says why), or the
+# sqlite3 connection given to from_connection (an in-memory catalog). Both run SQL the same way and give
+# rows as tuples the tools read by position.
+Connection = apsw.Connection | sqlite3.Connection
 
 
 class Catalog:
@@ -41,13 +47,12 @@ class Catalog:
         self._lock = threading.RLock()
         self._version: int | None = None
         self._cache: dict[str, Any] = {}
-        self._helper: tuple[sqlite3.Connection, ThreadPoolExecutor] | None = None
+        self._helper: tuple[Connection, ThreadPoolExecutor] | None = None
 
     @classmethod
     def from_connection(cls, conn: sqlite3.Connection, path: str = ":memory:") -> Catalog:
         self = cls.__new__(cls)
         self.path = Path(path)
-        conn.row_factory = sqlite3.Row
         self._conn = conn
         self._identity = None
         self._lock = threading.RLock()
@@ -62,7 +67,7 @@ class Catalog:
             self._close_helper()
 
     @contextmanager
-    def connection(self) -> Iterator[sqlite3.Connection]:
+    def connection(self) -> Iterator[Connection]:
         """The connection, for the duration of one tool call (caches refreshed if the data changed)."""
         with self._lock:
             if self._identity is not None and _identity(self.path) != self._identity:
@@ -82,9 +87,7 @@ class Catalog:
         self._version = None
         self._cache.clear()
 
-    def in_parallel(
-        self, here: Callable[[sqlite3.Connection], A], there: Callable[[sqlite3.Connection], B]
-    ) -> tuple[A, B]:
+    def in_parallel(self, here: Callable[[Connection], A], there: Callable[[Connection], B]) -> tuple[A, B]:
         """``(here(conn), there(other))``: *there* runs on a second read-only connection, in a helper
         thread, while *here* runs on this one (call inside :meth:`connection`, whose lock keeps the
         helper to one call at a time).
@@ -117,7 +120,7 @@ class Catalog:
                 raise
             return first, future.result()
 
-    def _start_helper(self) -> tuple[sqlite3.Connection, ThreadPoolExecutor] | None:
+    def _start_helper(self) -> tuple[Connection, ThreadPoolExecutor] | None:
         if self._helper is None and self._identity is not None and _cores() > 1:
             self._helper = (open_readonly(self.path), ThreadPoolExecutor(1, thread_name_prefix="catalog-helper"))
         return self._helper

@@ -5,6 +5,7 @@ A served catalog may come from another machine or another person. Before a serve
 - :func:`harden` turns on ``SQLITE_DBCONFIG_DEFENSIVE`` (no writable schema, no corrupting shadow-table
   writes, no dangerous PRAGMAs) and ``PRAGMA trusted_schema=OFF`` (functions with side effects and
   virtual tables not marked innocuous cannot be used from views and triggers stored in the file).
+  A reader (an APSW connection) sets it with ``Connection.config``. For a ``sqlite3`` connection,
   Python 3.12+ has ``Connection.setconfig``; on 3.11 the same ``sqlite3_db_config`` call is made with
   ctypes on the library the ``sqlite3`` module itself is linked to, after checking that the handle it
   reads is this connection's (its file name must match). If that check fails, defensive mode is left
@@ -23,6 +24,8 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
+import apsw
+
 SQLITE_DBCONFIG_DEFENSIVE = 1010
 _VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+([A-Za-z0-9_]+)", re.IGNORECASE | re.DOTALL)
 
@@ -31,9 +34,11 @@ class ForeignSchemaError(RuntimeError):
     """The file holds objects no scholar-catalog catalog has. The message names them."""
 
 
-def harden(conn: sqlite3.Connection) -> bool:
+def harden(conn: sqlite3.Connection | apsw.Connection) -> bool:
     """Defensive mode and ``trusted_schema=OFF`` on *conn*; True if defensive mode is on."""
     conn.execute("PRAGMA trusted_schema = OFF")
+    if isinstance(conn, apsw.Connection):
+        return conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, 1) == 1
     setconfig = getattr(conn, "setconfig", None)
     if setconfig is not None:  # Python 3.12+
         setconfig(SQLITE_DBCONFIG_DEFENSIVE, True)
@@ -41,8 +46,10 @@ def harden(conn: sqlite3.Connection) -> bool:
     return _db_config_defensive(conn)
 
 
-def defensive_enabled(conn: sqlite3.Connection) -> bool | None:
+def defensive_enabled(conn: sqlite3.Connection | apsw.Connection) -> bool | None:
     """Whether defensive mode is on for *conn* (None if it cannot be asked)."""
+    if isinstance(conn, apsw.Connection):
+        return bool(conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, -1))
     getconfig = getattr(conn, "getconfig", None)
     if getconfig is not None:
         return bool(getconfig(SQLITE_DBCONFIG_DEFENSIVE))
@@ -98,7 +105,7 @@ class _Objects:
     virtual: dict[str, str]  # name -> module
 
 
-def _objects(conn: sqlite3.Connection) -> _Objects:
+def _objects(conn: sqlite3.Connection | apsw.Connection) -> _Objects:
     rows = conn.execute("SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master").fetchall()
     virtual = {}
     for kind, name, _table, sql in rows:
@@ -158,7 +165,7 @@ def built_objects() -> _Objects:
         conn.close()
 
 
-def check_objects(conn: sqlite3.Connection) -> None:
+def check_objects(conn: sqlite3.Connection | apsw.Connection) -> None:
     """Raise :class:`ForeignSchemaError` unless *conn*'s schema objects are a catalog's (see module doc)."""
     expected = expected_objects()
     found = _objects(conn)

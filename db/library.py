@@ -1,4 +1,5 @@
-"""Process-wide settings of the SQLite library behind Python's ``sqlite3`` module.
+"""Process-wide settings of the SQLite libraries: the one behind Python's ``sqlite3`` module (writers) and
+APSW's own (readers, db/connection.py).
 
 SQLite keeps memory statistics (``sqlite3_memory_used``) unless told otherwise before it starts
 (``SQLITE_CONFIG_MEMSTATUS``; its documentation recommends building without them). They cost a
@@ -7,7 +8,8 @@ call on two cores (:meth:`~scholar_catalog.db.catalog.Catalog.in_parallel`) wait
 allocation: a bm25-ranked search in halves ran each half up to 1.8x slower than alone, and about as fast as
 alone without them (50,000 profiles, bench/HISTORY.md "Round twenty-one"). Python has no setting for it,
 and its ``sqlite3`` module starts the library when imported, so :func:`skip_memory_statistics` restarts
-the library with the statistics off through its C interface, once, before the process opens any connection.
+the library with the statistics off through its C interface, once, before the process opens any connection;
+APSW's library is restarted the same way through APSW's own calls.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import _sqlite3
 import ctypes
 import functools
 import sqlite3
+
+import apsw
 
 SQLITE_OK = 0
 SQLITE_CONFIG_MEMSTATUS = 9
@@ -55,6 +59,23 @@ def skip_memory_statistics() -> bool:
     False) once a connection is open anywhere in the process, or where the library cannot be reached.
     Call it first thing in a command, from its only thread.
     """
+    in_apsw = _skip_in_apsw()
+    return _skip_in_sqlite3() and in_apsw
+
+
+def _skip_in_apsw() -> bool:
+    if apsw.memory_used() == 0 and not apsw.connections():  # nothing of the library alive: safe to restart
+        apsw.shutdown()
+        apsw.config(apsw.SQLITE_CONFIG_MEMSTATUS, 0)
+        apsw.initialize()
+    probe = apsw.Connection(":memory:")
+    try:
+        return apsw.memory_used() == 0
+    finally:
+        probe.close()
+
+
+def _skip_in_sqlite3() -> bool:
     lib = _library()
     if lib is None or not memory_statistics_on():
         return lib is not None

@@ -24,6 +24,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import apsw
+
 ENV_CALL_TIMEOUT = "SCHOLAR_CATALOG_CALL_TIMEOUT"
 DEFAULT_CALL_TIMEOUT = 10.0  # seconds; the slowest benchmark workload at 50k profiles takes ~0.3 s
 PROGRESS_STEPS = 2000  # SQLite VM instructions between two clock checks (a few microseconds)
@@ -55,7 +57,7 @@ def _check_deadline() -> int:
     return 1 if time.monotonic() > deadline else 0
 
 
-def install(conn: sqlite3.Connection) -> None:
+def install(conn: sqlite3.Connection | apsw.Connection) -> None:
     """Let :func:`call_time_limit` stop *conn*'s statements (call once, when the connection is opened)."""
     conn.set_progress_handler(_check_deadline, PROGRESS_STEPS)
 
@@ -70,7 +72,7 @@ def call_time_limit(seconds: float | None, name: str = "this call") -> Iterator[
     _state.limit, _state.deadline = seconds, None
     try:
         yield
-    except sqlite3.OperationalError as err:
+    except (apsw.InterruptError, sqlite3.OperationalError) as err:
         if "interrupted" not in str(err).lower():
             raise
         hint = NARROWING.get(name, "ask for less (filters, a smaller limit)")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
 
+import apsw
 import pytest
 
 from scholar_catalog.db import term_docs
@@ -52,6 +53,24 @@ def missing_seeds_error(seeds: Path, environ: Mapping[str, str]) -> str | None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if error := missing_seeds_error(SEEDS, os.environ):
         raise pytest.UsageError(error)
+
+
+@contextmanager
+def traced(conn: apsw.Connection | sqlite3.Connection) -> Iterator[list[str]]:
+    """The SQL of every statement *conn* starts in the body, its parameters' values written in (a reader's
+    APSW connection or a sqlite3 one)."""
+    statements: list[str] = []
+    if isinstance(conn, apsw.Connection):
+        conn.exec_trace = lambda cursor, _sql, _bindings: statements.append(cursor.expanded_sql) or True
+    else:
+        conn.set_trace_callback(statements.append)
+    try:
+        yield statements
+    finally:
+        if isinstance(conn, apsw.Connection):
+            conn.exec_trace = None
+        else:
+            conn.set_trace_callback(None)
 
 
 def build_catalog(db_path: Path, *paths: Path, as_of: date = AS_OF) -> Path:

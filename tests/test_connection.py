@@ -6,9 +6,11 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import apsw
 import pytest
 
 from conftest import EXAMPLES, build_catalog
@@ -33,7 +35,7 @@ def catalog_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def reader(catalog_path: Path) -> sqlite3.Connection:
+def reader(catalog_path: Path) -> Iterator[apsw.Connection]:
     conn = open_readonly(catalog_path)
     yield conn
     conn.close()
@@ -55,30 +57,38 @@ def table_names(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def test_the_reader_is_query_only(reader: sqlite3.Connection) -> None:
+def test_the_reader_is_query_only(reader: apsw.Connection) -> None:
     assert reader.execute("PRAGMA query_only").fetchone()[0] == 1
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with pytest.raises(apsw.ReadOnlyError, match="readonly"):
         reader.execute(
             "CREATE TEMP TABLE scratch (x)"
         )  # a temp table needs no write to the file: only query_only stops it
 
 
-def test_the_reader_opens_the_file_with_mode_ro(reader: sqlite3.Connection, catalog_path: Path) -> None:
+def test_the_reader_opens_the_file_with_mode_ro(reader: apsw.Connection, catalog_path: Path) -> None:
     reader.execute("PRAGMA query_only = OFF")
     reader.execute("CREATE TEMP TABLE scratch (x)")  # allowed again: query_only was what refused it
-    with pytest.raises(sqlite3.OperationalError, match="attempt to write a readonly database"):
+    with pytest.raises(apsw.ReadOnlyError, match="attempt to write a readonly database"):
         reader.execute("INSERT INTO meta (key, value) VALUES ('owned', 'yes')")
     database_list = {row[1]: row[2] for row in reader.execute("PRAGMA database_list")}
     assert database_list["main"] == str(catalog_path.resolve())
 
 
-def test_the_reader_can_attach_no_database_and_waits_for_locks(reader: sqlite3.Connection) -> None:
-    assert reader.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED) == 0
+def test_the_reader_can_attach_no_database_and_waits_for_locks(reader: apsw.Connection) -> None:
+    assert reader.limit(apsw.SQLITE_LIMIT_ATTACHED, -1) == 0
     assert reader.execute("PRAGMA busy_timeout").fetchone()[0] == BUSY_TIMEOUT_MS
-    assert reader.row_factory is sqlite3.Row
+    with pytest.raises(apsw.SQLError, match="too many attached databases"):
+        reader.execute("ATTACH DATABASE ':memory:' AS other")
 
 
-def test_the_reader_keeps_a_page_cache_of_up_to_64_mb(reader: sqlite3.Connection) -> None:
+def test_the_reader_runs_on_a_recent_sqlite_of_its_own(reader: apsw.Connection) -> None:
+    # APSW's SQLite, not the one Python's sqlite3 module is linked to (db/connection.py says why).
+    version = reader.execute("SELECT sqlite_version()").fetchone()[0]
+    assert version == apsw.sqlite_lib_version()
+    assert tuple(int(part) for part in version.split(".")[:2]) >= (3, 50)
+
+
+def test_the_reader_keeps_a_page_cache_of_up_to_64_mb(reader: apsw.Connection) -> None:
     assert reader.execute("PRAGMA cache_size").fetchone()[0] == -64 * 1024  # KiB: SQLite's default is 2 MB
 
 
@@ -373,10 +383,10 @@ def test_a_wal_catalog_on_a_read_only_file_system_is_opened_immutable(
     real = connection._connect_readonly
     calls: list[tuple[Path, bool]] = []
 
-    def no_shm(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    def no_shm(path: Path, *, immutable: bool) -> apsw.Connection:
         calls.append((path, immutable))
         if not immutable:
-            raise sqlite3.OperationalError("unable to open database file")
+            raise apsw.CantOpenError("unable to open database file")
         return real(path, immutable=True)
 
     monkeypatch.setattr(connection, "_connect_readonly", no_shm)
@@ -394,8 +404,8 @@ def test_unable_to_open_on_a_writable_file_system_is_an_error(
     catalog_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def fails(message: str, again: str | None = None) -> object:
-        def connect(path: Path, *, immutable: bool) -> sqlite3.Connection:
-            raise sqlite3.OperationalError(again if immutable and again else message)
+        def connect(path: Path, *, immutable: bool) -> apsw.Connection:
+            raise apsw.CantOpenError(again if immutable and again else message)
 
         return connect
 
@@ -408,10 +418,10 @@ def test_unable_to_open_on_a_writable_file_system_is_an_error(
     # On a read-only file system only "unable to open" is retried as immutable; other errors are errors.
     real = connection._connect_readonly
 
-    def io_error(path: Path, *, immutable: bool) -> sqlite3.Connection:
+    def io_error(path: Path, *, immutable: bool) -> apsw.Connection:
         if immutable:
             return real(path, immutable=True)
-        raise sqlite3.OperationalError("disk I/O error")
+        raise apsw.IOError("disk I/O error")
 
     monkeypatch.setattr(connection, "_on_readonly_filesystem", lambda path: True)
     monkeypatch.setattr(connection, "_connect_readonly", io_error)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from rapidfuzz.distance import OSA
 
+from conftest import traced
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.normalize import normalize_title
 from scholar_catalog.tools import fuzzy_titles
@@ -140,12 +141,8 @@ def test_candidates_are_the_newest_papers_with_the_words(
         ]
         assert 4 < len(titled) < 300
         newest = sorted(titled, reverse=True)
-        statements: list[str] = []
-        conn.set_trace_callback(statements.append)
-        try:
+        with traced(conn) as statements:
             got = fuzzy_titles.title_candidates(conn, '{title} : ("retrieval")', None, "", [])
-        finally:
-            conn.set_trace_callback(None)
         assert [paper_id for paper_id, _ in got] == newest[:cap]
         rows = dict(conn.execute("SELECT id, title_norm FROM papers").fetchall())
         assert all(title == rows[paper_id] for paper_id, title in got)

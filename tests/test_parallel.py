@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 
 from scholar_catalog.db import catalog as catalog_module
@@ -39,7 +40,7 @@ def catalog(example_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Catal
 def test_a_calls_two_statements_run_at_once_on_two_read_only_connections(catalog: Catalog) -> None:
     together = threading.Barrier(2, timeout=30)  # passes only if both sides are running at the same time
 
-    def side(conn: sqlite3.Connection) -> tuple[sqlite3.Connection, int, int]:
+    def side(conn: catalog_module.Connection) -> tuple[catalog_module.Connection, int, int]:
         together.wait()
         return conn, threading.get_ident(), conn.execute(COUNT_PAPERS).fetchone()[0]
 
@@ -48,7 +49,7 @@ def test_a_calls_two_statements_run_at_once_on_two_read_only_connections(catalog
     assert first is conn and second is not conn
     assert first_thread == threading.get_ident() != second_thread
     assert first_count == second_count > 0
-    with pytest.raises(sqlite3.OperationalError, match=r"readonly|read-only"):
+    with pytest.raises(apsw.ReadOnlyError):
         second.execute("CREATE TABLE planted (x)")
 
 
@@ -97,16 +98,16 @@ def test_a_failing_first_statement_stops_the_helpers_and_is_the_error_raised(cat
     long = "WITH RECURSIVE n(x) AS (SELECT started() UNION ALL SELECT x + 1 FROM n WHERE x < 200000000) "
     long += "SELECT count(*) FROM n"
 
-    def there(conn: sqlite3.Connection) -> None:
-        conn.create_function("started", 0, lambda: started.set() or 1)
+    def there(conn: catalog_module.Connection) -> None:
+        conn.create_scalar_function("started", lambda: started.set() or 1, 0)
         try:
             conn.execute(long).fetchone()
             helper.append("finished")
-        except sqlite3.OperationalError as err:
+        except apsw.InterruptError as err:
             helper.append(str(err))
             raise
 
-    def here(conn: sqlite3.Connection) -> None:
+    def here(conn: catalog_module.Connection) -> None:
         assert started.wait(30)
         raise ValueError("the first statement failed")
 
@@ -121,7 +122,7 @@ def test_closing_the_catalog_closes_the_helpers_connection(example_db: Path, mon
     with catalog.connection():
         _, helper = catalog.in_parallel(lambda c: c, lambda c: c)
     catalog.close()
-    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+    with pytest.raises(apsw.ConnectionClosedError):
         helper.execute(COUNT_PAPERS)
 
 

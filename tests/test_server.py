@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import apsw
 import pytest
 from helpers_mcp import (
     TOOL_ARGUMENTS,
@@ -375,7 +375,7 @@ async def test_server_connection_is_read_only(ex: Client, example_db: Path) -> N
     server = build_server(example_db)
     catalog = server.catalog_handle.get()
     try:
-        with catalog.connection() as conn, pytest.raises(sqlite3.OperationalError):
+        with catalog.connection() as conn, pytest.raises(apsw.ReadOnlyError):
             conn.execute("DELETE FROM papers")
     finally:
         server.catalog_handle.close()

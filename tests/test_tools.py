@@ -675,7 +675,7 @@ async def test_catalog_stats(ex: Client) -> None:
 def test_catalog_stats_are_counted_once_per_catalog_version(tmp_path: Path) -> None:
     import shutil
 
-    from conftest import EXAMPLES, build_catalog
+    from conftest import EXAMPLES, build_catalog, traced
     from scholar_catalog.db.catalog import Catalog
     from scholar_catalog.tools import catalog_stats
 
@@ -688,19 +688,17 @@ def test_catalog_stats_are_counted_once_per_catalog_version(tmp_path: Path) -> N
     catalog = Catalog(db)
     try:
         first = catalog_stats(catalog)
-        statements: list[str] = []
-        with catalog.connection() as conn:
-            conn.set_trace_callback(statements.append)
-        again = catalog_stats(catalog)
-        assert again == first and not [s for s in statements if "count(" in s], statements
-        again.profiles = -1  # each call gets its own copy
-        assert catalog_stats(catalog).profiles == first.profiles == len(files) - 1
+        with catalog.connection() as conn, traced(conn) as statements:
+            again = catalog_stats(catalog)
+            assert again == first and not [s for s in statements if "count(" in s], statements
+            again.profiles = -1  # each call gets its own copy
+            assert catalog_stats(catalog).profiles == first.profiles == len(files) - 1
 
-        shutil.copy(files[-1], folder)
-        build_catalog(db, folder)  # another process adds a profile: the next call counts again
-        after = catalog_stats(catalog)
-        assert after.profiles == first.profiles + 1 and after.listings > first.listings
-        assert [s for s in statements if "count(" in s]
+            shutil.copy(files[-1], folder)
+            build_catalog(db, folder)  # another process adds a profile: the next call counts again
+            after = catalog_stats(catalog)
+            assert after.profiles == first.profiles + 1 and after.listings > first.listings
+            assert [s for s in statements if "count(" in s]
     finally:
         catalog.close()
 

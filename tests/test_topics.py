@@ -20,7 +20,7 @@ import pytest
 from helpers_mcp import error, ok
 from mcp import Client
 
-from conftest import AS_OF, ROOT, build_catalog
+from conftest import AS_OF, ROOT, build_catalog, traced
 from scholar_catalog import tools
 from scholar_catalog.db import terms as T
 from scholar_catalog.db import vectors
@@ -348,14 +348,11 @@ def test_the_trend_of_every_paper_is_counted_once_until_the_catalog_changes(tmp_
     shutil.copytree(EVAL / "profiles", folder)
     db = build_catalog(tmp_path / "catalog.db", folder)
     catalog = Catalog(db)
-    statements: list[str] = []
     try:
         first = {g: tools.topic_trends(catalog, group_by=g) for g in ("year", "category")}
-        with catalog.connection() as conn:
-            conn.set_trace_callback(statements.append)
+        with catalog.connection() as conn, traced(conn) as statements:
             again = {g: tools.topic_trends(catalog, group_by=g) for g in ("year", "category")}
             filtered = tools.topic_trends(catalog, year_from=2022)
-            conn.set_trace_callback(None)
         assert again == first
         assert [s for s in statements if "GROUP BY" in s] == [s for s in statements if "year >= " in s] != []
         assert filtered.total < first["year"].total
