@@ -36,7 +36,8 @@ def fmt_ms(value: float | None) -> str:
 def render(info: dict, command: str, ingests: list, tools: dict, colds: dict, load: list) -> str:
     lines = [
         f"Machine: {info['cores']} cores, {info['memory_gb']} GB, {info['cpu']}; Python {info['python']}, "
-        f"SQLite {info['sqlite']}, mcp {info['mcp']}; commit {info['commit']}; "
+        f"SQLite {info['sqlite']} (ingest and floor: Python's sqlite3) and {info.get('sqlite_reader', '?')} "
+        f"(the server: APSW), mcp {info['mcp']}; commit {info['commit']}; "
         f"load average {load[0]:.2f} at start, {load[1]:.2f} at end; {info['date']}"
         + ("; **with the [semantic] extra** (ingest embeds every paper)." if info.get("semantic_extra") else "."),
         "",

@@ -49,6 +49,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import apsw
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # bench/generate.py
 import report  # bench/report.py
@@ -163,7 +165,8 @@ def machine() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cores": os.cpu_count(),
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "sqlite": sqlite3.sqlite_version,  # ingest's and the floor's (Python's sqlite3 module)
+        "sqlite_reader": apsw.sqlite_lib_version(),  # the server's (APSW)
         "platform": platform.platform(),
     }
     try:

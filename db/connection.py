@@ -4,11 +4,12 @@ Writers (``ingest``) open it read-write in WAL mode so that readers (the MCP
 server) keep answering while a write is under way. Readers open it with
 ``mode=ro``: the server cannot write to the catalog even by mistake.
 
-Writers use Python's ``sqlite3`` module; readers use APSW, whose wheels carry a recent SQLite: its
-FTS5 ranks and joins the matches of a search 15-45% faster than the SQLite most Pythons are linked to
-(bench/HISTORY.md "Round twenty-seven"). The two libraries must not open the same file at once in one
-process (each would drop the other's POSIX locks when it closes the file: sqlite.org/howtocorrupt.html);
-``serve`` closes its startup ingest's connection before it opens a reader.
+Writers use Python's ``sqlite3`` module; readers use APSW, whose wheels carry a recent SQLite of their
+own: it ranks and joins the matches of a search 15-43% faster than the SQLite Python's ``sqlite3`` is
+linked to on Debian 12 (3.40; bench/HISTORY.md "Round twenty-seven"). The two libraries must not hold
+the same file open at once in one process (each would drop the other's POSIX locks when it closes the
+file: sqlite.org/howtocorrupt.html); ``serve`` closes its startup ingest's connection before it opens a
+reader.
 
 Neither kind of opening changes a file that is not a catalog of this schema
 version: a non-SQLite file, another program's SQLite database and a catalog of
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -307,6 +309,7 @@ def _check_version(conn: apsw.Connection) -> None:
 
 def _connect_readonly(path: Path, *, immutable: bool) -> apsw.Connection:
     uri = f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else "")
+    sys.audit("scholar_catalog.open_readonly", uri)  # APSW raises no audit event of its own, as sqlite3.connect does
     conn = apsw.Connection(uri, flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
     try:
         harden(conn)

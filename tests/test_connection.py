@@ -81,6 +81,18 @@ def test_the_reader_can_attach_no_database_and_waits_for_locks(reader: apsw.Conn
         reader.execute("ATTACH DATABASE ':memory:' AS other")
 
 
+def test_opening_a_reader_raises_an_audit_event_naming_the_file(catalog_path: Path) -> None:
+    seen: list[str] = []
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        if event == "scholar_catalog.open_readonly":
+            seen.append(str(args[0]))
+
+    sys.addaudithook(hook)  # cannot be removed: it only records this one event
+    open_readonly(catalog_path).close()
+    assert seen == [f"{catalog_path.resolve().as_uri()}?mode=ro"]
+
+
 def test_the_reader_runs_on_a_recent_sqlite_of_its_own(reader: apsw.Connection) -> None:
     # APSW's SQLite, not the one Python's sqlite3 module is linked to (db/connection.py says why).
     version = reader.execute("SELECT sqlite_version()").fetchone()[0]

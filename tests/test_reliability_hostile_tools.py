@@ -57,6 +57,7 @@ _WRITE_EVENTS = {
     "os.exec",
     "os.posix_spawn",
     "sqlite3.connect",
+    "scholar_catalog.open_readonly",
     "socket.connect",
 }
 
