@@ -35,6 +35,7 @@ B = TypeVar("B")
 # sqlite3 connection given to from_connection (an in-memory catalog). Both run SQL the same way and give
 # rows as tuples the tools read by position.
 Connection = apsw.Connection | sqlite3.Connection
+Cursor = apsw.Cursor | sqlite3.Cursor
 
 
 class Catalog:

@@ -8,8 +8,8 @@ Writers use Python's ``sqlite3`` module; readers use APSW, whose wheels carry a 
 own: it ranks and joins the matches of a search 15-43% faster than the SQLite Python's ``sqlite3`` is
 linked to on Debian 12 (3.40; bench/HISTORY.md "Round twenty-seven"). The two libraries must not hold
 the same file open at once in one process (each would drop the other's POSIX locks when it closes the
-file: sqlite.org/howtocorrupt.html); ``serve`` closes its startup ingest's connection before it opens a
-reader.
+file, and remove the WAL under the reader: sqlite.org/howtocorrupt.html); ``serve`` closes its startup
+ingest's connection before it opens a reader, and :func:`open_writable` refuses a file this process reads.
 
 Neither kind of opening changes a file that is not a catalog of this schema
 version: a non-SQLite file, another program's SQLite database and a catalog of
@@ -158,10 +158,11 @@ def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
     A catalog of schema version 3 or 4 is upgraded in place (see :func:`_upgrade`).
     Raises :class:`CatalogError` for a file that is not SQLite, an SQLite database
     of another program, a catalog of another schema version, a folder that cannot
-    be written, or a catalog another process holds locked for longer than the
-    busy timeout — each before changing anything.
+    be written, a catalog another process holds locked for longer than the
+    busy timeout, or a catalog this process has open for reading — each before changing anything.
     """
     path = Path(path)
+    _refuse_if_read_here(path)
     timeout = busy_timeout_ms()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,6 +206,26 @@ def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
             conn.close()
         raise CatalogError(f"{path}: {err}") from err
     return WritableCatalog(conn)
+
+
+def _refuse_if_read_here(path: Path) -> None:
+    """Raise :class:`CatalogError` if a reader of this process (an APSW connection) has *path* open.
+
+    The writer's library does not know of the reader's connection: when the writer closed, it would take
+    itself for the file's last user and remove the WAL and shared-memory files under the reader, which
+    would then never see a later change. Another process's readers are seen through file locks, and safe.
+    """
+    target = os.path.realpath(path)
+    for reader in apsw.connections():
+        try:
+            name = reader.filename
+        except apsw.Error:  # closed meanwhile
+            continue
+        if name and os.path.realpath(name) == target:
+            raise CatalogError(
+                f"{path}: this process has the catalog open for reading (a server or Catalog); write it from "
+                "another process (`scholar-catalog ingest`), or close the reader first"
+            )
 
 
 def _explain(err: sqlite3.Error, path: Path) -> str:

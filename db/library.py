@@ -53,26 +53,37 @@ def memory_statistics_on() -> bool:
 
 
 def skip_memory_statistics() -> bool:
-    """Turn SQLite's memory statistics off for this process; True if they are off now.
+    """Turn SQLite's memory statistics off in both libraries; True if they are off in both now.
 
-    Restarting the library is only safe with nothing of it alive, so this changes nothing (and returns
-    False) once a connection is open anywhere in the process, or where the library cannot be reached.
-    Call it first thing in a command, from its only thread.
+    Restarting a library is only safe with nothing of it alive, so each is left as it is where one of its
+    connections is open, or where it cannot be reached (then False). Call it first thing in a command,
+    from its only thread.
     """
     in_apsw = _skip_in_apsw()
     return _skip_in_sqlite3() and in_apsw
 
 
-def _skip_in_apsw() -> bool:
-    if apsw.memory_used() == 0 and not apsw.connections():  # nothing of the library alive: safe to restart
-        apsw.shutdown()
-        apsw.config(apsw.SQLITE_CONFIG_MEMSTATUS, 0)
-        apsw.initialize()
+def _apsw_statistics_on() -> bool:
     probe = apsw.Connection(":memory:")
     try:
-        return apsw.memory_used() == 0
+        return apsw.memory_used() > 0
     finally:
         probe.close()
+
+
+def _skip_in_apsw() -> bool:
+    if not _apsw_statistics_on():
+        return True
+    if apsw.connections() or apsw.memory_used() != 0:  # something of the library is alive: never restart
+        return False
+    try:
+        apsw.shutdown()
+        apsw.config(apsw.SQLITE_CONFIG_MEMSTATUS, 0)
+    except apsw.Error:
+        return False
+    finally:
+        apsw.initialize()  # as APSW did on import (started again whatever config did)
+    return not _apsw_statistics_on()
 
 
 def _skip_in_sqlite3() -> bool:

@@ -21,6 +21,8 @@ import sqlite3
 from array import array
 from dataclasses import dataclass, field
 
+import apsw
+
 from .normalize import normalize_name
 
 ACCEPT_SCORE = 82.0  # below this a fuzzy match is a suggestion, not an answer
@@ -68,7 +70,7 @@ class NameIndex:
     (at most FALLBACK_NAMES): never every name, which takes seconds at 700,000 names.
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection | apsw.Connection) -> None:
         self._conn = conn
         self._keys: list[str] | None = None
         self._by_token: dict[str, array[int]] = {}

@@ -25,6 +25,8 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
+import apsw
+
 from scholar_catalog.db import term_docs, title_words
 
 SCHEMA_VERSION = 5
@@ -210,7 +212,7 @@ def drop_read_indexes(conn: sqlite3.Connection) -> None:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
 
 
-def schema_version(conn: sqlite3.Connection) -> int | None:
+def schema_version(conn: sqlite3.Connection | apsw.Connection) -> int | None:
     """The catalog's schema version, or None for a database that is not a catalog."""
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
         return None
@@ -218,7 +220,7 @@ def schema_version(conn: sqlite3.Connection) -> int | None:
     return int(row[0]) if row and str(row[0]).isdigit() else None
 
 
-def check_schema(conn: sqlite3.Connection) -> None:
+def check_schema(conn: sqlite3.Connection | apsw.Connection) -> None:
     """Raise :class:`SchemaVersionError` unless *conn* holds a catalog of this version."""
     found = schema_version(conn)
     if found is None:

@@ -18,6 +18,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+import apsw
+
 TABLE = "term_docs"
 TOKENIZER = "unicode61 remove_diacritics 2"  # the catalog's (schema.create_schema)
 MIN_TERM, MAX_TERM = 2, 40
@@ -59,7 +61,7 @@ def _text(values: tuple[Any, ...] | None) -> str:
     return "" if values is None else " ".join(str(v) for v in values if v is not None)
 
 
-def is_stale(conn: sqlite3.Connection) -> bool:
+def is_stale(conn: sqlite3.Connection | apsw.Connection) -> bool:
     """Whether the counts lag the index (an ingest deferred them to its end and has not reached it)."""
     return conn.execute("SELECT 1 FROM meta WHERE key = ?", [STALE_KEY]).fetchone() is not None
 

@@ -20,6 +20,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+import apsw
+
 from scholar_catalog.db import term_docs
 
 TITLE_WEIGHT = 2  # a title word counts as much as two abstract words
@@ -98,7 +100,7 @@ def is_topic_term(word: str) -> bool:
 VOCAB_TABLE = "temp.papers_vocab"
 
 
-def ensure_vocab(conn: sqlite3.Connection) -> None:
+def ensure_vocab(conn: sqlite3.Connection | apsw.Connection) -> None:
     """Create the connection's ``fts5vocab`` view of the index (in the temp schema, once per connection).
 
     Read-only catalog connections run with ``query_only``, which refuses even temp tables:
@@ -115,7 +117,7 @@ def ensure_vocab(conn: sqlite3.Connection) -> None:
 
 
 def document_frequencies(
-    conn: sqlite3.Connection, terms: Iterable[str], cache: dict[str, int] | None = None
+    conn: sqlite3.Connection | apsw.Connection, terms: Iterable[str], cache: dict[str, int] | None = None
 ) -> dict[str, int]:
     """How many papers contain each term (any indexed column); terms no paper has are left out.
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 
+import apsw
+
 from . import title_words
 
 MIN_FUZZY_LENGTH = 4  # shorter words must be spelt right: one edit away from "for" is half the language
@@ -21,7 +23,7 @@ MIN_FUZZY_LENGTH = 4  # shorter words must be spelt right: one edit away from "f
 class TitleVocabulary:
     """Distinct title words, filed by length and first and last letters."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection | apsw.Connection) -> None:
         self.words: frozenset[str] = title_words.vocabulary(conn)
         # An edit touches one letter or two neighbours, so words one edit apart share their first or their
         # last k letters (k = 2 from 5 letters, 3 from 7): each word is filed under both, and a query word

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import apsw
+
 if TYPE_CHECKING:  # numpy comes with the extra; the base install never imports it
     import numpy as np
 
@@ -95,7 +97,7 @@ def paper_text(title: str, abstract: str | None) -> str:
 # -- ingest ---------------------------------------------------------------------------------------
 
 
-def stored_model(conn: sqlite3.Connection) -> str | None:
+def stored_model(conn: sqlite3.Connection | apsw.Connection) -> str | None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", [META_KEY]).fetchone()
     return row[0] if row else None
 
@@ -148,14 +150,14 @@ def refresh(conn: sqlite3.Connection, paper_ids: Iterable[int]) -> None:
 # -- reading ---------------------------------------------------------------------------------------
 
 
-def method(conn: sqlite3.Connection) -> tuple[str, str | None]:
+def method(conn: sqlite3.Connection | apsw.Connection) -> tuple[str, str | None]:
     """("hybrid", None) when the catalog's vectors are the loadable model's, else ("lexical", how to get hybrid).
 
     The model is loaded only for a catalog that has its vectors.
     """
     try:
         stored = stored_model(conn)
-    except sqlite3.Error:
+    except (sqlite3.Error, apsw.Error):  # a reader's (APSW) or a writer's (sqlite3) connection
         stored = None
     if stored == MODEL_NAME and available():
         return "hybrid", None
@@ -173,7 +175,7 @@ def method(conn: sqlite3.Connection) -> tuple[str, str | None]:
 class Matrix:
     """Every paper's vector, as one int8 matrix (256 bytes a paper), rows in paper id order."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection | apsw.Connection) -> None:
         import numpy as np
 
         count = conn.execute("SELECT count(*) FROM paper_vectors").fetchone()[0]

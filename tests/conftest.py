@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import date
@@ -71,6 +73,16 @@ def traced(conn: apsw.Connection | sqlite3.Connection) -> Iterator[list[str]]:
             conn.exec_trace = None
         else:
             conn.set_trace_callback(None)
+
+
+def ingest_elsewhere(db_path: Path, *paths: Path, as_of: date = AS_OF, prune: bool = False) -> str:
+    """Ingest *paths* into *db_path* from another process, as `scholar-catalog ingest` does beside a running
+    server (a process must not write a catalog it has open for reading: see db/connection.py); its report."""
+    command = [sys.executable, "-m", "scholar_catalog", "ingest", *map(str, paths), "--db", str(db_path)]
+    command += ["--as-of", as_of.isoformat(), *(["--prune"] if prune else [])]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done.stdout + done.stderr
 
 
 def build_catalog(db_path: Path, *paths: Path, as_of: date = AS_OF) -> Path:

@@ -93,6 +93,21 @@ def test_opening_a_reader_raises_an_audit_event_naming_the_file(catalog_path: Pa
     assert seen == [f"{catalog_path.resolve().as_uri()}?mode=ro"]
 
 
+def test_a_process_reading_a_catalog_is_refused_a_writer_of_it(catalog_path: Path) -> None:
+    # Python's sqlite3 would not see APSW's reader: closing, it would remove the WAL under it (db/connection.py).
+    reader = open_readonly(catalog_path)
+    try:
+        with pytest.raises(CatalogError) as err:
+            open_writable(catalog_path)
+        assert str(err.value) == (
+            f"{catalog_path}: this process has the catalog open for reading (a server or Catalog); write it "
+            "from another process (`scholar-catalog ingest`), or close the reader first"
+        )
+    finally:
+        reader.close()
+    open_writable(catalog_path).conn.close()  # once the reader is closed
+
+
 def test_the_reader_runs_on_a_recent_sqlite_of_its_own(reader: apsw.Connection) -> None:
     # APSW's SQLite, not the one Python's sqlite3 module is linked to (db/connection.py says why).
     version = reader.execute("SELECT sqlite_version()").fetchone()[0]

@@ -10,6 +10,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,7 @@ from fault_helpers import (
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-import scholar_catalog.db.ingest as ingest_mod
-from scholar_catalog.db.connection import ENV_BUSY_TIMEOUT, open_writable
+from scholar_catalog.db.connection import ENV_BUSY_TIMEOUT
 from scholar_catalog.server.app import build_server
 
 MAX_POLLS = 20_000  # bounds the polling loops; each poll is a few tool calls
@@ -132,37 +132,68 @@ def test_server_subprocess_answers_while_ingest_writes_and_sees_new_data(tmp_pat
     assert integrity(db) == []
 
 
-def test_reader_is_not_blocked_by_an_open_write_transaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Deterministic: the test itself holds ingest's write transaction open while the server answers."""
+# Ingest in a process of its own, holding its one write transaction open until told to commit (a line on
+# stdin): the server must not write a catalog it reads in the same process (see db/connection.py).
+HOLD_A_WRITE = """
+import sys
+from datetime import date
+from pathlib import Path
+
+import scholar_catalog.db.ingest as ingest_mod
+from scholar_catalog.db.connection import open_writable
+
+ingest_mod.BATCH_SECONDS = 1e9  # one transaction until told to commit
+ingest_mod.BATCH_FILES = 10**9
+writer = open_writable(sys.argv[1])
+ingester = ingest_mod.Ingester(writer, as_of=date.fromisoformat(sys.argv[3]))
+for path in sorted(Path(sys.argv[2]).glob("*.txt")):
+    assert ingester.apply_file(path).status == "applied"
+assert writer.conn.in_transaction
+print("holding", flush=True)
+sys.stdin.readline()
+ingester.finish()
+assert not writer.conn.in_transaction
+writer.conn.close()
+print("committed", flush=True)
+"""
+
+
+def test_reader_is_not_blocked_by_an_open_write_transaction(tmp_path: Path) -> None:
+    """Deterministic: the test holds ingest's write transaction open (in another process) while the server answers."""
     db = tmp_path / "catalog.db"
     build(db, EXAMPLES)
     corpus = make_corpus(40, seed=11)
     folder = tmp_path / "more"
     corpus.write(folder, dict.fromkeys(corpus.profiles, 0))
-    monkeypatch.setattr(ingest_mod, "BATCH_SECONDS", 1e9)  # one transaction until we commit
-    monkeypatch.setattr(ingest_mod, "BATCH_FILES", 10**9)
+    first = sorted(corpus.profiles)[0]
 
     async def scenario() -> None:
         async with Client(build_server(db)) as client:
             assert (await call(client, "catalog_stats"))["profiles"] == 10
-            writer = open_writable(db)
+            writer = subprocess.Popen(
+                [sys.executable, "-c", HOLD_A_WRITE, str(db), str(folder), AS_OF.isoformat()],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             try:
-                ingester = ingest_mod.Ingester(writer, as_of=AS_OF)
-                for path in sorted(folder.glob("*.txt")):
-                    assert ingester.apply_file(path).status == "applied"
-                assert writer.conn.in_transaction
+                assert writer.stdout is not None and writer.stdin is not None
+                assert writer.stdout.readline() == "holding\n"
                 # Uncommitted: the server answers at once, from the last committed state.
                 assert (await call(client, "catalog_stats"))["profiles"] == 10
                 with pytest.raises(AssertionError, match="No profile with profile_id"):
-                    await call(client, "get_author", profile_id=sorted(corpus.profiles)[0])
-                ingester.finish()
-                assert not writer.conn.in_transaction
+                    await call(client, "get_author", profile_id=first)
+                writer.stdin.write("\n")
+                writer.stdin.flush()
+                assert writer.stdout.readline() == "committed\n"
+                assert writer.wait(60) == 0
             finally:
-                writer.conn.close()
+                writer.kill()
+                writer.wait()
             # Committed: the same server sees it, without a restart.
             assert (await call(client, "catalog_stats"))["profiles"] == 10 + len(corpus.profiles)
-            author = await call(client, "get_author", profile_id=sorted(corpus.profiles)[0])
-            assert author["papers_in_catalog"] == len(corpus.expected(sorted(corpus.profiles)[0], 0)[1])
+            author = await call(client, "get_author", profile_id=first)
+            assert author["papers_in_catalog"] == len(corpus.expected(first, 0)[1])
 
     anyio.run(scenario)
 

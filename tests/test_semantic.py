@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, build_catalog, reingest
+from conftest import ROOT, build_catalog, ingest_elsewhere, reingest
 from scholar_catalog import tools
 from scholar_catalog.db import vectors
 from scholar_catalog.db.catalog import Catalog
@@ -173,7 +173,7 @@ def test_a_catalog_built_without_vectors_says_reingest_and_reingest_fills_them(t
     try:
         stats = tools.catalog_stats(catalog)
         assert stats.ranking_method == "lexical" and "re-run `scholar-catalog ingest`" in (stats.note or "")
-        reingest(db, folder)  # no file changed: only the vectors are added
+        ingest_elsewhere(db, folder, prune=True)  # no file changed: only the vectors are added
         assert len(stored(db)) == len(TRUTH["papers"])
         assert tools.catalog_stats(catalog).ranking_method == "hybrid"
         assert tools.find_experts(catalog, "speculative decoding").method == "hybrid"

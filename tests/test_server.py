@@ -26,7 +26,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp_types import PromptReference, ResourceTemplateReference
 
-from conftest import EXAMPLES, build_catalog
+from conftest import EXAMPLES, ingest_elsewhere
 from scholar_catalog.server.app import build_server
 
 pytestmark = pytest.mark.anyio
@@ -566,13 +566,12 @@ async def test_missing_database_says_how_to_fill_it(tmp_path: Path) -> None:
 
 async def test_catalog_filled_while_serving_is_picked_up(tmp_path: Path) -> None:
     path = tmp_path / "later.db"
+    (nothing := tmp_path / "nothing").mkdir()
     async with Client(build_server(path)) as client:
         assert "scholar-catalog ingest" in await error(client, "catalog_stats")
-        from scholar_catalog.db.connection import open_writable
-
-        open_writable(path).conn.close()
+        ingest_elsewhere(path, nothing)  # another process creates the catalog, empty
         assert "empty" in await error(client, "search_papers", query="retrieval")
-        build_catalog(path, EXAMPLES)
+        ingest_elsewhere(path, EXAMPLES)
         result = await ok(client, "search_papers", query="retrieval")
         assert result["total"] == 13
         assert (await ok(client, "get_author", name="Lukasz Wrobel"))["profile_id"] == LUKASZ

@@ -31,10 +31,24 @@ def test_a_fresh_process_turns_memory_statistics_off_and_its_connections_still_w
         f"catalog = Catalog({str(example_db)!r})\n"
         "with catalog.connection() as conn:\n"
         "    papers = conn.execute('SELECT count(*) FROM papers').fetchone()[0]\n"
-        "print(before, turned, library.memory_statistics_on(), papers)\n"
+        "import apsw\n"  # the reader's library (APSW's own SQLite): its statistics are off too
+        "print(before, turned, library.memory_statistics_on(), apsw.memory_used(), papers)\n"
     )
-    assert out[:3] == ["True", "True", "False"]
-    assert int(out[3]) > 0
+    assert out[:4] == ["True", "True", "False", "0"]
+    assert int(out[4]) > 0
+
+
+def test_with_a_reader_open_apsws_library_is_not_restarted(example_db: Path) -> None:
+    out = run_python(
+        "import apsw\n"
+        "from scholar_catalog.db import library\n"
+        f"reader = apsw.Connection({str(example_db)!r}, flags=apsw.SQLITE_OPEN_READONLY)\n"
+        "turned = library.skip_memory_statistics()\n"
+        "papers = reader.execute('SELECT count(*) FROM papers').fetchone()[0]\n"
+        "print(turned, apsw.memory_used() > 0, papers)\n"
+    )
+    assert out[:2] == ["False", "True"]
+    assert int(out[2]) > 0
 
 
 def test_with_a_connection_open_the_library_is_not_restarted() -> None:

@@ -675,7 +675,7 @@ async def test_catalog_stats(ex: Client) -> None:
 def test_catalog_stats_are_counted_once_per_catalog_version(tmp_path: Path) -> None:
     import shutil
 
-    from conftest import EXAMPLES, build_catalog, traced
+    from conftest import EXAMPLES, build_catalog, ingest_elsewhere, traced
     from scholar_catalog.db.catalog import Catalog
     from scholar_catalog.tools import catalog_stats
 
@@ -695,7 +695,7 @@ def test_catalog_stats_are_counted_once_per_catalog_version(tmp_path: Path) -> N
             assert catalog_stats(catalog).profiles == first.profiles == len(files) - 1
 
             shutil.copy(files[-1], folder)
-            build_catalog(db, folder)  # another process adds a profile: the next call counts again
+            ingest_elsewhere(db, folder)  # another process adds a profile: the next call counts again
             after = catalog_stats(catalog)
             assert after.profiles == first.profiles + 1 and after.listings > first.listings
             assert [s for s in statements if "count(" in s]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Annotated
 
 from pydantic import Field
 
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 from scholar_catalog.db.names import Person
 from scholar_catalog.db.normalize import normalize_name
 
@@ -42,7 +41,7 @@ TRUNCATION_NOTE = (
 )
 
 
-def coauthor_rows(conn: sqlite3.Connection, author_id: int, limit: int | None) -> list[Coauthor]:
+def coauthor_rows(conn: Connection, author_id: int, limit: int | None) -> list[Coauthor]:
     """Coauthors of *author_id*, most shared papers first, each with up to 5 titles (newest first)."""
     ranked = sorted(papers_by_coauthor(conn, author_id).values(), key=lambda e: (-len(e[1]), e[0].name))
     return [
@@ -100,7 +99,7 @@ def get_author(
 
 
 def _author_result(
-    catalog: Catalog, conn: sqlite3.Connection, person: Person, resolution: Resolution, papers_limit: int
+    catalog: Catalog, conn: Connection, person: Person, resolution: Resolution, papers_limit: int
 ) -> AuthorResult:
     profile = None
     if person.profile_id:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 
 from . import hybrid
 from .models import CountItem, SourceDir, StatsResult, YearCount
@@ -24,7 +23,7 @@ def catalog_stats(catalog: Catalog) -> StatsResult:
         return catalog.cached("catalog_stats", lambda: _stats(catalog, conn)).model_copy(deep=True)
 
 
-def _stats(catalog: Catalog, conn: sqlite3.Connection) -> StatsResult:
+def _stats(catalog: Catalog, conn: Connection) -> StatsResult:
     def count(table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import sqlite3
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 from scholar_catalog.db.names import ACCEPT_SCORE, NameMatch, Person
 
 from .models import Candidate, PaperRef, PaperSummary, Resolution
@@ -52,7 +51,7 @@ def clean_text(value: str, argument: str, *, allow_empty: bool = True) -> str:
 
 
 def resolve_person(
-    catalog: Catalog, conn: sqlite3.Connection, name: str, profile_id: str | None, argument: str = "name"
+    catalog: Catalog, conn: Connection, name: str, profile_id: str | None, argument: str = "name"
 ) -> tuple[Person, Resolution, list[Person]]:
     """Resolve a name (or profile id) to one person.
 
@@ -121,7 +120,7 @@ def _names(hits: Sequence[NameMatch]) -> str:
     return ", ".join(repr(h.display) for h in hits[:5])
 
 
-def _suggest_ids(conn: sqlite3.Connection, pid: str) -> str:
+def _suggest_ids(conn: Connection, pid: str) -> str:
     from rapidfuzz import process
 
     ids = [r[0] for r in conn.execute("SELECT id FROM profiles")]
@@ -129,7 +128,7 @@ def _suggest_ids(conn: sqlite3.Connection, pid: str) -> str:
     return f"; closest ids: {', '.join(repr(c[0]) for c in close)}." if close else "."
 
 
-def candidates(conn: sqlite3.Connection, people: Sequence[Person]) -> list[Candidate]:
+def candidates(conn: Connection, people: Sequence[Person]) -> list[Candidate]:
     """Describe same-named profiles so a model can tell them apart."""
     out = []
     for person in people:
@@ -156,7 +155,7 @@ def candidates(conn: sqlite3.Connection, people: Sequence[Person]) -> list[Candi
     return out
 
 
-def ambiguous_error(conn: sqlite3.Connection, person: Person, others: list[Person], argument: str) -> ToolInputError:
+def ambiguous_error(conn: Connection, person: Person, others: list[Person], argument: str) -> ToolInputError:
     described = "; ".join(
         f"profile_id={c.profile_id!r} ({c.primary_category or '?'}, h-index {c.h_index}, e.g. {c.top_paper!r})"
         for c in candidates(conn, [person, *others])
@@ -173,7 +172,7 @@ PAPER_COLUMNS = """p.id, p.title, p.date, p.category, p.has_code, p.author_names
     (SELECT max(l.score) FROM listings l WHERE l.paper_id = p.id) AS score"""
 
 
-def paper_summary(row: sqlite3.Row | Sequence[Any], snippet: str | None = None) -> PaperSummary:
+def paper_summary(row: Sequence[Any], snippet: str | None = None) -> PaperSummary:
     """Build a :class:`PaperSummary` from a row selected with :data:`PAPER_COLUMNS`."""
     return PaperSummary(
         paper_id=row[0],
@@ -201,7 +200,7 @@ _AMONG = " AND other.author_id IN (SELECT value FROM json_each(?))"
 
 
 def papers_by_coauthor(
-    conn: sqlite3.Connection, author_id: int, among: Collection[int] | None = None
+    conn: Connection, author_id: int, among: Collection[int] | None = None
 ) -> dict[int, tuple[Person, list[PaperRow]]]:
     """Each coauthor of *author_id* with the papers they share (rows, newest first).
 
@@ -219,7 +218,7 @@ def papers_by_coauthor(
     return out
 
 
-def paper_ref(row: sqlite3.Row | Sequence[Any]) -> PaperRef:
+def paper_ref(row: Sequence[Any]) -> PaperRef:
     return PaperRef(paper_id=row[0], title=row[1], date=row[2])
 
 

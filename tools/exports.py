@@ -12,14 +12,13 @@ import hashlib
 import io
 import json
 import re
-import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 from scholar_catalog.db.normalize import normalize_title
 
 from .common import ToolInputError, ambiguous_error, resolve_person
@@ -116,7 +115,7 @@ def network_graph(catalog: Catalog, name: str = "", profile_id: str | None = Non
     return Network(center=nodes[person.author_id], nodes=ordered, edges=edges, note=note)
 
 
-def _nodes(conn: sqlite3.Connection, hops: dict[int, int]) -> dict[int, Node]:
+def _nodes(conn: Connection, hops: dict[int, int]) -> dict[int, Node]:
     out: dict[int, Node] = {}
     for author_id, name, profile_id, papers, h_index, citations, category in conn.execute(
         _NODE_ROWS, [json.dumps(list(hops))]

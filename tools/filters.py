@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 from scholar_catalog.db.normalize import normalize_name
 
 from .common import ToolInputError, ambiguous_error, clean_text, resolve_person
@@ -23,7 +21,7 @@ def check_years(year_from: int | None, year_to: int | None) -> None:
 
 def paper_filters(
     catalog: Catalog,
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     category: str | None = None,
     year_from: int | None = None,

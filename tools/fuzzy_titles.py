@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import sqlite3
 
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 from scholar_catalog.db.normalize import normalize_title
 from scholar_catalog.db.terms import STOPWORDS
 from scholar_catalog.db.titles import MIN_FUZZY_LENGTH
@@ -21,7 +20,7 @@ MAX_PHRASES = 16  # spellings of a misspelt query tried as phrases
 
 def fuzzy_titles(
     catalog: Catalog,
-    conn: sqlite3.Connection,
+    conn: Connection,
     query: str,
     filters: str,
     params: list[object],
@@ -78,7 +77,7 @@ def fuzzy_titles(
 
 
 def title_candidates(
-    conn: sqlite3.Connection, match: str, author_id: int | None, filters: str, params: list[object]
+    conn: Connection, match: str, author_id: int | None, filters: str, params: list[object]
 ) -> list[tuple[int, str]]:
     """(paper_id, title_norm) of the newest FUZZY_CANDIDATES papers passing the filters that *match*."""
     base, args = Plan(match, author_id, filters, params)._from("date")  # any sort but relevance joins papers

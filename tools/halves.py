@@ -13,7 +13,6 @@ search (:func:`best_matches`) is split the same way.
 from __future__ import annotations
 
 import heapq
-import sqlite3
 from collections import Counter
 from collections.abc import Callable
 from contextlib import closing
@@ -21,7 +20,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from scholar_catalog.db import term_docs
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection, Cursor
 
 from .profiles import frequencies
 from .search_plan import Plan, Ranked, largest_paper_id, phrase_terms
@@ -35,7 +34,7 @@ TOPIC_SPLIT_POSTINGS = 3_000
 LAST_ID = 2**63 - 1
 
 
-def split(catalog: Catalog, conn: sqlite3.Connection, plan: Plan) -> tuple[Plan, Plan] | None:
+def split(catalog: Catalog, conn: Connection, plan: Plan) -> tuple[Plan, Plan] | None:
     """The plan's lower and upper halves by paper id, or None where running it whole is cheaper: no
     words, an author's papers driving it (a few rows), or its words' postings (``term_docs``) few."""
     if not plan.match or plan.author_id is not None or plan.ids is not None or term_docs.is_stale(conn):
@@ -46,20 +45,18 @@ def split(catalog: Catalog, conn: sqlite3.Connection, plan: Plan) -> tuple[Plan,
     return plan.within(low, middle), plan.within(above, last)
 
 
-def postings(catalog: Catalog, conn: sqlite3.Connection, match: str) -> int:
+def postings(catalog: Catalog, conn: Connection, match: str) -> int:
     """How many postings (``term_docs``) the words of an FTS5 query *match* have: what its statements walk."""
     return sum(frequencies(catalog, conn, set().union(*phrase_terms(match))).values())
 
 
-def _bounds(catalog: Catalog, conn: sqlite3.Connection) -> tuple[tuple[int, int], tuple[int, int]]:
+def _bounds(catalog: Catalog, conn: Connection) -> tuple[tuple[int, int], tuple[int, int]]:
     """The lower and upper half of the paper ids, as (first, last) ranges."""
     middle = largest_paper_id(catalog, conn) // 2
     return (0, middle), (middle + 1, LAST_ID)
 
 
-def _run(
-    catalog: Catalog, conn: sqlite3.Connection, plan: Plan, step: Callable[[Plan, sqlite3.Connection], T]
-) -> tuple[T, T] | None:
+def _run(catalog: Catalog, conn: Connection, plan: Plan, step: Callable[[Plan, Connection], T]) -> tuple[T, T] | None:
     halves = split(catalog, conn, plan)
     if halves is None:
         return None
@@ -67,7 +64,7 @@ def _run(
     return catalog.in_parallel(lambda c: step(low, c), lambda c: step(high, c))
 
 
-def count(catalog: Catalog, conn: sqlite3.Connection, plan: Plan, cap: int) -> tuple[int, bool]:
+def count(catalog: Catalog, conn: Connection, plan: Plan, cap: int) -> tuple[int, bool]:
     """:meth:`Plan.count`."""
     both = _run(catalog, conn, plan, lambda p, c: p.count(c, cap))
     if both is None:
@@ -78,7 +75,7 @@ def count(catalog: Catalog, conn: sqlite3.Connection, plan: Plan, cap: int) -> t
 
 
 def ranked(
-    catalog: Catalog, conn: sqlite3.Connection, plan: Plan, cap: int, top: int, count_first: bool = True
+    catalog: Catalog, conn: Connection, plan: Plan, cap: int, top: int, count_first: bool = True
 ) -> Ranked | None:
     """:meth:`Plan.ranked`."""
     both = _run(catalog, conn, plan, lambda p, c: p.ranked(c, cap, top, count_first))
@@ -87,7 +84,7 @@ def ranked(
     return _merged(*both, cap, top, lambda r: (r[1], -r[0]))  # ORDER BY bm25(...), rowid DESC
 
 
-def newest_first(catalog: Catalog, conn: sqlite3.Connection, plan: Plan, cap: int, top: int) -> Ranked | None:
+def newest_first(catalog: Catalog, conn: Connection, plan: Plan, cap: int, top: int) -> Ranked | None:
     """:meth:`Plan.newest_first`."""
     both = _run(catalog, conn, plan, lambda p, c: p.newest_first(c, cap, top))
     if both is None:
@@ -103,7 +100,7 @@ def _merged(
     return Ranked(sorted(low.first + high.first, key=key, reverse=newest)[:top], low.total + high.total)
 
 
-def count_by(catalog: Catalog, conn: sqlite3.Connection, plan: Plan, column: str) -> list[tuple[object, int, int]]:
+def count_by(catalog: Catalog, conn: Connection, plan: Plan, column: str) -> list[tuple[object, int, int]]:
     """:meth:`Plan.count_by` (rows in no particular order)."""
     both = _run(catalog, conn, plan, lambda p, c: p.count_by(c, column))
     if both is None:
@@ -118,9 +115,9 @@ def count_by(catalog: Catalog, conn: sqlite3.Connection, plan: Plan, column: str
 
 def best_matches(
     catalog: Catalog,
-    conn: sqlite3.Connection,
+    conn: Connection,
     match: str,
-    statement: Callable[[sqlite3.Connection, int, int], sqlite3.Cursor],
+    statement: Callable[[Connection, int, int], Cursor],
     limit: int,
 ) -> list[Any]:
     """The first *limit* rows of ``statement(conn, first_id, last_id)``: a query over the matches of

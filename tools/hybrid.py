@@ -11,11 +11,10 @@ labelled evaluation the embedding did not rank similar people better (bench/READ
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 
 from scholar_catalog.db import vectors
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 
 RRF_K = 60  # similar_papers: reciprocal rank fusion
 SEMANTIC_WEIGHT = 0.5  # find_experts: share of the meaning in a paper's fused relevance
@@ -29,12 +28,12 @@ NEAR_NOTE = "close in meaning"
 MIN_COSINE = 0.25
 
 
-def method(catalog: Catalog, conn: sqlite3.Connection) -> tuple[str, str | None]:
+def method(catalog: Catalog, conn: Connection) -> tuple[str, str | None]:
     """("hybrid", None) or ("lexical", how to get hybrid), remembered until the catalog changes."""
     return catalog.cached("ranking_method", lambda: vectors.method(conn))
 
 
-def _matrix(catalog: Catalog, conn: sqlite3.Connection) -> vectors.Matrix:
+def _matrix(catalog: Catalog, conn: Connection) -> vectors.Matrix:
     return catalog.cached("vector_matrix", lambda: vectors.Matrix(conn))
 
 
@@ -48,7 +47,7 @@ def fuse(*rankings: Sequence[int]) -> dict[int, float]:
 
 
 def topic_papers(
-    catalog: Catalog, conn: sqlite3.Connection, text: str, filters: str, params: list[object]
+    catalog: Catalog, conn: Connection, text: str, filters: str, params: list[object]
 ) -> list[tuple[int, float]]:
     """The papers (within *filters*) closest in meaning to *text*: (paper, cosine), best first; none if far off."""
     matrix = _matrix(catalog, conn)
@@ -87,7 +86,7 @@ def fused_relevance(lexical: dict[int, float], semantic: list[tuple[int, float]]
 
 
 def similar_papers(
-    catalog: Catalog, conn: sqlite3.Connection, paper_id: int, lexical: list[int], k: int
+    catalog: Catalog, conn: Connection, paper_id: int, lexical: list[int], k: int
 ) -> list[tuple[int, float]]:
     """(paper, similarity 0-1) fusing *lexical* (best first) with the papers nearest in meaning, best first.
 

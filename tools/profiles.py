@@ -8,11 +8,10 @@ the centroid of their most recent papers' vectors. Everything here is remembered
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 
 from scholar_catalog.db import terms as T
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 
 from .models import TopicTerm
 
@@ -24,16 +23,16 @@ TOPICS = 10
 CACHED_WEIGHTS = 500_000  # words whose weight is remembered; past it the cache starts again
 
 
-def frequencies(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
+def frequencies(catalog: Catalog, conn: Connection, terms: Iterable[str]) -> dict[str, int]:
     """Document frequencies of *terms*, remembered until the catalog changes."""
     return T.document_frequencies(conn, terms, catalog.cached("document_frequencies", dict))
 
 
-def paper_count(catalog: Catalog, conn: sqlite3.Connection) -> int:
+def paper_count(catalog: Catalog, conn: Connection) -> int:
     return catalog.cached("paper_count", lambda: conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
 
-def inverse_frequencies(catalog: Catalog, conn: sqlite3.Connection, words: set[str]) -> dict[str, float]:
+def inverse_frequencies(catalog: Catalog, conn: Connection, words: set[str]) -> dict[str, float]:
     """Every word's weight as a topic term, remembered until the catalog changes: its
     :func:`~scholar_catalog.db.terms.idf`, or 0 for a word that is no topic term or in no paper.
 
@@ -55,7 +54,7 @@ def inverse_frequencies(catalog: Catalog, conn: sqlite3.Connection, words: set[s
     return cache
 
 
-def paper_vectors(catalog: Catalog, conn: sqlite3.Connection, ids: Iterable[int]) -> dict[int, dict[str, float]]:
+def paper_vectors(catalog: Catalog, conn: Connection, ids: Iterable[int]) -> dict[int, dict[str, float]]:
     """TF-IDF vectors of papers (cached until the catalog changes)."""
     cache: dict[int, dict[str, float]] = catalog.cached("paper_vectors", dict)
     ids = list(ids)
@@ -77,7 +76,7 @@ def paper_vectors(catalog: Catalog, conn: sqlite3.Connection, ids: Iterable[int]
     return {i: cache[i] for i in ids if i in cache}
 
 
-def person_papers(conn: sqlite3.Connection, author_id: int, limit: int = PERSON_PAPERS) -> list[int]:
+def person_papers(conn: Connection, author_id: int, limit: int = PERSON_PAPERS) -> list[int]:
     return [
         r[0]
         for r in conn.execute(
@@ -88,14 +87,12 @@ def person_papers(conn: sqlite3.Connection, author_id: int, limit: int = PERSON_
     ]
 
 
-def person_vector(
-    catalog: Catalog, conn: sqlite3.Connection, author_id: int, limit: int = PERSON_PAPERS
-) -> dict[str, float]:
+def person_vector(catalog: Catalog, conn: Connection, author_id: int, limit: int = PERSON_PAPERS) -> dict[str, float]:
     """A person's term profile: the centroid of their (*limit* most recent) papers' vectors."""
     return T.centroid(paper_vectors(catalog, conn, person_papers(conn, author_id, limit)).values())
 
 
-def affordable(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str]) -> list[str]:
+def affordable(catalog: Catalog, conn: Connection, terms: Iterable[str]) -> list[str]:
     """The first of *terms* (in priority order) whose papers add up to at most POSTINGS_BUDGET."""
     wanted = list(terms)
     dfs = frequencies(catalog, conn, wanted)
@@ -108,7 +105,7 @@ def affordable(catalog: Catalog, conn: sqlite3.Connection, terms: Iterable[str])
     return out
 
 
-def author_topics(catalog: Catalog, conn: sqlite3.Connection, author_id: int) -> list[TopicTerm]:
+def author_topics(catalog: Catalog, conn: Connection, author_id: int) -> list[TopicTerm]:
     """get_author's ``topics``: the person's most distinctive terms."""
     return [
         TopicTerm(term=t, weight=round(w, 3)) for t, w in T.top_terms(person_vector(catalog, conn, author_id), TOPICS)

@@ -7,12 +7,11 @@ runs its counts and pages; the guesses pick the cheaper of two plans that give t
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from scholar_catalog.db import term_docs, title_words
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 from scholar_catalog.db.normalize import normalize_title
 from scholar_catalog.db.schema import BM25_WEIGHTS
 from scholar_catalog.db.terms import fold
@@ -44,7 +43,7 @@ def fts_query(text: str) -> str:
     return " ".join(parts)
 
 
-def has_index(conn: sqlite3.Connection, name: str) -> bool:
+def has_index(conn: Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]).fetchone() is not None
 
 
@@ -119,13 +118,13 @@ class Plan:
             source, conditions = "papers p", ["1"]
         return f"FROM {source} WHERE {' AND '.join(conditions)}{self.filters}", [*head, *self.params]
 
-    def count(self, conn: sqlite3.Connection, cap: int = COUNT_CAP) -> tuple[int, bool]:
+    def count(self, conn: Connection, cap: int = COUNT_CAP) -> tuple[int, bool]:
         """(number of matches, exact?): counting stops past *cap* (then the total is *cap*, not exact)."""
         base, params = self._from("relevance")
         total = conn.execute(f"SELECT count(*) FROM (SELECT 1 {base} LIMIT ?)", [*params, cap + 1]).fetchone()[0]
         return (cap, False) if total > cap else (total, True)
 
-    def count_by(self, conn: sqlite3.Connection, column: str) -> list[tuple[object, int, int]]:
+    def count_by(self, conn: Connection, column: str) -> list[tuple[object, int, int]]:
         """(value of *column*, matches, matches with code) for every match, grouped by a ``papers p`` column."""
         base, params = self._from("date")  # any sort but relevance joins papers
         if self.match or self.author_id is not None or column != "p.year":
@@ -137,9 +136,7 @@ class Plan:
         inner = f"SELECT p.category, p.year, count(*) AS n, sum(p.has_code) AS k {base} GROUP BY p.category, p.year"
         return conn.execute(f"SELECT year, sum(n), sum(k) FROM ({inner}) GROUP BY year", params).fetchall()
 
-    def page(
-        self, conn: sqlite3.Connection, sort: str, limit: int, offset: int, dense: bool = False
-    ) -> list[sqlite3.Row]:
+    def page(self, conn: Connection, sort: str, limit: int, offset: int, dense: bool = False) -> list[tuple[Any, ...]]:
         """One page of result rows (:data:`PAPER_COLUMNS` + snippet), in order.
 
         The ids are chosen first and the wide columns read only for them. *dense*: the words
@@ -164,7 +161,7 @@ class Plan:
         ]
         return self.rows(conn, ids)
 
-    def newest_first(self, conn: sqlite3.Connection, cap: int, top: int) -> Ranked | None:
+    def newest_first(self, conn: Connection, cap: int, top: int) -> Ranked | None:
         """The first *top* matches in :meth:`page`'s date order and the number of matches, in one pass
         (None: more than *cap* matches). Counting the matches and then sorting them for a page would
         join each to ``papers`` twice."""
@@ -172,7 +169,7 @@ class Plan:
         every = f"SELECT p.id AS id, p.date AS key {base} LIMIT ?"
         return self._first(conn, every, "key DESC, id DESC", [*params, cap + 1], cap, top)
 
-    def ranked(self, conn: sqlite3.Connection, cap: int, top: int, count_first: bool = True) -> Ranked | None:
+    def ranked(self, conn: Connection, cap: int, top: int, count_first: bool = True) -> Ranked | None:
         """The first *top* matches in :meth:`page`'s relevance order and the number of matches, in one
         pass (None: more than *cap* matches; page would score them all again to sort them).
 
@@ -188,9 +185,7 @@ class Plan:
         return self._first(conn, every, "key, id DESC", [*params, cap + 1], cap, top)
 
     @staticmethod
-    def _first(
-        conn: sqlite3.Connection, every: str, order: str, params: list[object], cap: int, top: int
-    ) -> Ranked | None:
+    def _first(conn: Connection, every: str, order: str, params: list[object], cap: int, top: int) -> Ranked | None:
         # SQLite sorts and counts the rows itself and hands over only the first ones (with their sort
         # keys, which put two rankings together): a row fetched costs Python more than a row sorted.
         rows = conn.execute(
@@ -199,7 +194,7 @@ class Plan:
         total = rows[0][2] if rows else 0
         return None if total > cap else Ranked([(r[0], r[1]) for r in rows], total)
 
-    def rows(self, conn: sqlite3.Connection, ids: list[int]) -> list[sqlite3.Row]:
+    def rows(self, conn: Connection, ids: list[int]) -> list[tuple[Any, ...]]:
         """The result rows (:data:`PAPER_COLUMNS` + snippet) of the papers *ids*, in that order."""
         if not ids:
             return []
@@ -217,7 +212,7 @@ class Plan:
         return [(*rows[i], snippets.get(i)) for i in ids if i in rows]
 
 
-def titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int, **filters: Any) -> bool:
+def titles_likely_over(catalog: Catalog, conn: Connection, match: str, cap: int, **filters: Any) -> bool:
     """Whether more than *cap* titles likely hold every phrase of *match* and pass the *filters*, by each
     phrase's share of titles (``title_words``; see :func:`_guess`). Only a guess at which plan is cheaper;
     both give the same answer."""
@@ -226,7 +221,7 @@ def titles_likely_over(catalog: Catalog, conn: sqlite3.Connection, match: str, c
     return _guess(catalog, conn, counts, phrases, filters) > cap
 
 
-def matches_likely_at_most(catalog: Catalog, conn: sqlite3.Connection, match: str, cap: int, **filters: Any) -> bool:
+def matches_likely_at_most(catalog: Catalog, conn: Connection, match: str, cap: int, **filters: Any) -> bool:
     """Whether at most *cap* papers likely hold every phrase of *match* and pass the *filters*, by each
     phrase's share of papers (``term_docs``; see :func:`_guess`). Only a guess at which plan is cheaper;
     both give the same answer."""
@@ -247,7 +242,7 @@ def phrase_terms(match: str) -> list[set[str]]:
 
 def _guess(
     catalog: Catalog,
-    conn: sqlite3.Connection,
+    conn: Connection,
     counts: dict[str, int],
     phrases: list[set[str]],
     filters: dict[str, Any],
@@ -267,14 +262,14 @@ def _guess(
     return estimate
 
 
-def largest_paper_id(catalog: Catalog, conn: sqlite3.Connection) -> int:
+def largest_paper_id(catalog: Catalog, conn: Connection) -> int:
     """The largest paper id (0: no paper), remembered until the catalog changes."""
     return catalog.cached("largest_paper_id", lambda: conn.execute("SELECT max(id) FROM papers").fetchone()[0]) or 0
 
 
 def _share(
     catalog: Catalog,
-    conn: sqlite3.Connection,
+    conn: Connection,
     papers: int,
     category: str | None = None,
     year_from: int | None = None,
@@ -296,6 +291,6 @@ def _share(
     return share
 
 
-def papers_by(catalog: Catalog, conn: sqlite3.Connection, column: str) -> list[tuple[object, int, int]]:
+def papers_by(catalog: Catalog, conn: Connection, column: str) -> list[tuple[object, int, int]]:
     """(value of *column*, papers, papers with code) over every paper, remembered until the catalog changes."""
     return catalog.cached(f"papers_by_{column}", lambda: Plan("", None, "", []).count_by(conn, column))

@@ -9,14 +9,13 @@ embedding model's ranking (:mod:`.hybrid`).
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import Field
 
 from scholar_catalog.db import terms as T
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
 
 from . import hybrid
 from .common import ToolInputError, ambiguous_error, check_limit, require_data, resolve_person
@@ -30,7 +29,7 @@ QUERY_TERMS = 24  # terms of a paper or person used to find candidates
 CANDIDATE_PAPERS_EACH = 20  # most recent papers making up a candidate's profile in similar_authors
 
 
-def _paper_authors(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, dict[int, str]]:
+def _paper_authors(conn: Connection, ids: Sequence[int]) -> dict[int, dict[int, str]]:
     out: dict[int, dict[int, str]] = {}
     for paper_id, author_id, name in conn.execute(
         """SELECT pa.paper_id, a.id, a.name FROM paper_authors pa JOIN authors a ON a.id = pa.author_id

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import heapq
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Annotated
 
 from pydantic import Field
 
 from scholar_catalog.db import terms as T
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection, Cursor
 
 from . import halves, hybrid
 from .common import ToolInputError, check_limit, clean_text, require_data
@@ -46,7 +45,7 @@ Limit = Annotated[int, Field(ge=1, le=MAX_RESULTS, description=f"Maximum results
 
 def match_papers(
     catalog: Catalog,
-    conn: sqlite3.Connection,
+    conn: Connection,
     match: str,
     filters: str,
     params: list[object],
@@ -61,7 +60,7 @@ def match_papers(
               WHERE papers_fts MATCH ?{skip} AND papers_fts.rowid BETWEEN ? AND ?{filters}
               ORDER BY r, papers_fts.rowid LIMIT ?"""
 
-    def statement(c: sqlite3.Connection, first: int, last: int) -> sqlite3.Cursor:
+    def statement(c: Connection, first: int, last: int) -> Cursor:
         return c.execute(sql, [match, *([exclude] if exclude is not None else []), first, last, *params, limit])
 
     rows = halves.best_matches(catalog, conn, match, statement, limit)
@@ -72,7 +71,7 @@ def match_papers(
 
 
 def rank_people(
-    conn: sqlite3.Connection,
+    conn: Connection,
     relevance: dict[int, float],
     filters: str,
     params: list[object],
@@ -134,7 +133,7 @@ def rank_people(
     return ranked
 
 
-def paper_refs(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, PaperRef]:
+def paper_refs(conn: Connection, ids: Sequence[int]) -> dict[int, PaperRef]:
     return {
         r[0]: PaperRef(paper_id=r[0], title=r[1], date=r[2])
         for r in conn.execute(
@@ -143,9 +142,7 @@ def paper_refs(conn: sqlite3.Connection, ids: Sequence[int]) -> dict[int, PaperR
     }
 
 
-def _topic_terms(
-    catalog: Catalog, conn: sqlite3.Connection, words: list[str], total: int
-) -> tuple[list[str], list[str], str]:
+def _topic_terms(catalog: Catalog, conn: Connection, words: list[str], total: int) -> tuple[list[str], list[str], str]:
     """(terms to match, terms left out as too common, the FTS5 query) among *words* that some paper uses.
 
     Words in more than COMMON_SHARE of all papers are left out when rarer ones remain; the rarest words

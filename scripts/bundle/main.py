@@ -52,6 +52,7 @@ def check_runtime():
         )
     sys.path.insert(0, LIB)
     try:
+        import apsw  # noqa: F401
         import pydantic_core  # noqa: F401  (compiled: fails first when the platform does not match)
         import rapidfuzz  # noqa: F401
     except ImportError as err:
