@@ -427,6 +427,12 @@ def test_a_wal_catalog_on_a_read_only_file_system_is_opened_immutable(
     assert calls == [(catalog_path, False), (catalog_path, True)]
 
 
+def test_sqlite_itself_raises_the_open_error_the_immutable_fallback_catches(tmp_path: Path) -> None:
+    # The fallback below catches apsw.CantOpenError only: this is what APSW's SQLite raises for a file it cannot open.
+    with pytest.raises(apsw.CantOpenError, match="unable to open"):
+        connection._connect_readonly(tmp_path / "no such folder" / "catalog.db", immutable=False)
+
+
 def test_unable_to_open_on_a_writable_file_system_is_an_error(
     catalog_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
