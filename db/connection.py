@@ -283,7 +283,7 @@ def open_readonly(path: str | os.PathLike[str]) -> apsw.Connection:
     except apsw.CantOpenError as err:
         # A WAL catalog needs its -shm file, which SQLite cannot create on a read-only file system
         # (a read-only volume or medium). Nothing can change the file there: open it as immutable.
-        if "unable to open" not in str(err) or not _on_readonly_filesystem(path.parent):
+        if not _on_readonly_filesystem(path.parent):
             raise CatalogError(f"{path}: not a readable SQLite catalog ({err})") from err
         try:
             conn = _connect_readonly(path, immutable=True)

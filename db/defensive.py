@@ -5,11 +5,7 @@ A served catalog may come from another machine or another person. Before a serve
 - :func:`harden` turns on ``SQLITE_DBCONFIG_DEFENSIVE`` (no writable schema, no corrupting shadow-table
   writes, no dangerous PRAGMAs) and ``PRAGMA trusted_schema=OFF`` (functions with side effects and
   virtual tables not marked innocuous cannot be used from views and triggers stored in the file).
-  A reader (an APSW connection) sets it with ``Connection.config``. For a ``sqlite3`` connection,
-  Python 3.12+ has ``Connection.setconfig``; on 3.11 the same ``sqlite3_db_config`` call is made with
-  ctypes on the library the ``sqlite3`` module itself is linked to, after checking that the handle it
-  reads is this connection's (its file name must match). If that check fails, defensive mode is left
-  off and :func:`harden` returns False; ``trusted_schema=OFF`` is applied either way.
+  The server's connections are APSW's, which sets it with ``Connection.config``.
 - :func:`check_objects` compares the file's triggers, views and virtual tables with those of a catalog
   built by this program's own :func:`~scholar_catalog.db.schema.create_schema` (kept as :data:`EXPECTED`,
   which a test compares with ``create_schema``'s). Extra plain tables and indexes are tolerated; a missing table, an
@@ -18,15 +14,12 @@ A served catalog may come from another machine or another person. Before a serve
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import re
 import sqlite3
 from dataclasses import dataclass
 
 import apsw
 
-SQLITE_DBCONFIG_DEFENSIVE = 1010
 _VIRTUAL = re.compile(r"^\s*CREATE\s+VIRTUAL\s+TABLE\s+.*?\bUSING\s+([A-Za-z0-9_]+)", re.IGNORECASE | re.DOTALL)
 
 
@@ -34,67 +27,15 @@ class ForeignSchemaError(RuntimeError):
     """The file holds objects no scholar-catalog catalog has. The message names them."""
 
 
-def harden(conn: sqlite3.Connection | apsw.Connection) -> bool:
+def harden(conn: apsw.Connection) -> bool:
     """Defensive mode and ``trusted_schema=OFF`` on *conn*; True if defensive mode is on."""
     conn.execute("PRAGMA trusted_schema = OFF")
-    if isinstance(conn, apsw.Connection):
-        return conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, 1) == 1
-    setconfig = getattr(conn, "setconfig", None)
-    if setconfig is not None:  # Python 3.12+
-        setconfig(SQLITE_DBCONFIG_DEFENSIVE, True)
-        return True
-    return _db_config_defensive(conn)
+    return conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, 1) == 1
 
 
-def defensive_enabled(conn: sqlite3.Connection | apsw.Connection) -> bool | None:
-    """Whether defensive mode is on for *conn* (None if it cannot be asked)."""
-    if isinstance(conn, apsw.Connection):
-        return bool(conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, -1))
-    getconfig = getattr(conn, "getconfig", None)
-    if getconfig is not None:
-        return bool(getconfig(SQLITE_DBCONFIG_DEFENSIVE))
-    handle = _handle(conn)
-    if handle is None:
-        return None
-    out = ctypes.c_int(-1)
-    _lib().sqlite3_db_config(handle, SQLITE_DBCONFIG_DEFENSIVE, -1, ctypes.byref(out))
-    return bool(out.value)
-
-
-@functools.cache
-def _lib() -> ctypes.CDLL:
-    import _sqlite3  # the extension module; its symbol lookup reaches the libsqlite3 it was linked with
-
-    lib = ctypes.CDLL(_sqlite3.__file__)
-    lib.sqlite3_db_config.restype = ctypes.c_int
-    lib.sqlite3_db_filename.restype = ctypes.c_char_p
-    lib.sqlite3_db_filename.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
-    return lib
-
-
-def _handle(conn: sqlite3.Connection) -> ctypes.c_void_p | None:
-    """The ``sqlite3*`` of *conn* (CPython 3.11 keeps it right after the object header), verified."""
-    try:
-        pointer = ctypes.c_void_p.from_address(id(conn) + object.__basicsize__).value
-        if not pointer:
-            return None
-        lib = _lib()
-        name = lib.sqlite3_db_filename(pointer, b"main")
-        expected = conn.execute("PRAGMA database_list").fetchone()[2]
-    except (OSError, AttributeError, sqlite3.Error):
-        return None
-    if name is None or name.decode("utf-8", "replace") != expected:
-        return None
-    return ctypes.c_void_p(pointer)
-
-
-def _db_config_defensive(conn: sqlite3.Connection) -> bool:
-    handle = _handle(conn)
-    if handle is None:
-        return False
-    out = ctypes.c_int(-1)
-    rc = _lib().sqlite3_db_config(handle, SQLITE_DBCONFIG_DEFENSIVE, 1, ctypes.byref(out))
-    return rc == 0 and out.value == 1
+def defensive_enabled(conn: apsw.Connection) -> bool:
+    """Whether defensive mode is on for *conn*."""
+    return bool(conn.config(apsw.SQLITE_DBCONFIG_DEFENSIVE, -1))
 
 
 @dataclass(frozen=True)
