@@ -27,7 +27,7 @@ from typing import Any
 
 import apsw
 
-from . import limits, term_docs, title_words
+from . import bm25, limits, term_docs, title_words
 from .defensive import check_objects, harden
 from .schema import PAGE_SIZE, SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
 
@@ -342,6 +342,7 @@ def _connect_readonly(path: Path, *, immutable: bool) -> apsw.Connection:
         # from the OS again on every call (a thousand papers' authors: 3.2 ms vs 1.5 at 50,000 profiles).
         conn.execute(f"PRAGMA cache_size = {READ_CACHE_SIZE}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails here for an unusable file
+        bm25.register(conn)  # after that check: registering reads the file too
     except BaseException:
         conn.close()
         raise

@@ -23,7 +23,7 @@ from scholar_catalog.db import term_docs
 from scholar_catalog.db.catalog import Catalog, Connection, Cursor
 
 from .profiles import frequencies
-from .search_plan import Plan, Ranked, largest_paper_id, phrase_terms
+from .search_plan import Plan, Ranked, Score, largest_paper_id, phrase_terms
 
 T = TypeVar("T")
 
@@ -75,12 +75,18 @@ def count(catalog: Catalog, conn: Connection, plan: Plan, cap: int) -> tuple[int
 
 
 def ranked(
-    catalog: Catalog, conn: Connection, plan: Plan, cap: int, top: int, count_first: bool = True
+    catalog: Catalog,
+    conn: Connection,
+    plan: Plan,
+    cap: int,
+    top: int,
+    count_first: bool = True,
+    score: Score | None = None,
 ) -> Ranked | None:
     """:meth:`Plan.ranked`."""
-    both = _run(catalog, conn, plan, lambda p, c: p.ranked(c, cap, top, count_first))
+    both = _run(catalog, conn, plan, lambda p, c: p.ranked(c, cap, top, count_first, score=score))
     if both is None:
-        return plan.ranked(conn, cap, top, count_first)
+        return plan.ranked(conn, cap, top, count_first, score=score)
     return _merged(*both, cap, top, lambda r: (r[1], -r[0]))  # ORDER BY bm25(...), rowid DESC
 
 

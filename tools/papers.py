@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.catalog import Catalog, Connection
+from scholar_catalog.db.schema import BM25_WEIGHTS
 
-from . import halves
+from . import halves, scoring
 from .common import (
     MAX_LIMIT,
     ToolInputError,
@@ -24,7 +25,17 @@ from .common import (
 from .filters import check_years, paper_filters
 from .fuzzy_titles import fuzzy_titles
 from .models import Listing, PaperAuthor, PaperDetail, SearchPapersResult
-from .search_plan import COUNT_CAP, Plan, Ranked, fts_query, matches_likely_at_most, titles_likely_over
+from .search_plan import (
+    COUNT_CAP,
+    Plan,
+    Ranked,
+    Score,
+    fts_query,
+    likely_matches,
+    likely_titles,
+    matches_likely_at_most,
+    titles_likely_over,
+)
 
 Sort = Literal["relevance", "date", "score"]
 
@@ -114,7 +125,9 @@ def search_papers(
         few = relevance and matches_likely_at_most(catalog, conn, match, RANK_CANDIDATES, **filtered)
         if few:
             # Few matches: one pass scores and counts them (a count and then a page would walk them twice).
-            ranked = halves.ranked(catalog, conn, plan, RANK_CANDIDATES, top, count_first=False)
+            likely = likely_matches(catalog, conn, match, **filtered)
+            score = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, likely)
+            ranked = halves.ranked(catalog, conn, plan, RANK_CANDIDATES, top, count_first=False, score=score)
         titled = Plan(f"title : ({match})", author_id, plan.filters, params)
         title_ranking: Ranked | None = None
         title_ranked = False
@@ -126,9 +139,10 @@ def search_papers(
             # Likely more matches than are ranked: they are counted while, on another core, the papers
             # with the words in their title are ranked (below), which the count then most likely calls for.
             title_first = titles_likely_over(catalog, conn, match, RANK_CANDIDATES, **filtered)
+            title_score = _title_score(catalog, conn, titled, filtered)
             (total, exact), title_ranking = catalog.in_parallel(
                 lambda c: plan.count(c, COUNT_CAP),
-                lambda c: titled.ranked(c, RANK_CANDIDATES, top, count_first=title_first),
+                lambda c: titled.ranked(c, RANK_CANDIDATES, top, count_first=title_first, score=title_score),
             )
             title_ranked = True
         else:
@@ -154,6 +168,7 @@ def search_papers(
                     RANK_CANDIDATES,
                     top,
                     count_first=relevance and titles_likely_over(catalog, conn, match, RANK_CANDIDATES, **filtered),
+                    score=_title_score(catalog, conn, titled, filtered),
                 )
             )
             if ranked is not None and ranked.total:
@@ -201,6 +216,12 @@ def search_papers(
             fuzzy_fallback=fuzzy,
             note=note,
         )
+
+
+def _title_score(catalog: Catalog, conn: Connection, titled: Plan, filtered: dict[str, Any]) -> Score:
+    """How the papers with the words in their title are scored (:func:`.scoring.relevance`)."""
+    match = titled.match.removeprefix("title : (").removesuffix(")")
+    return scoring.relevance(catalog, conn, titled.match, BM25_WEIGHTS, likely_titles(catalog, conn, match, **filtered))
 
 
 def get_paper(

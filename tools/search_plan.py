@@ -6,6 +6,7 @@ runs its counts and pages; the guesses pick the cheaper of two plans that give t
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,19 @@ def fts_query(text: str) -> str:
 
 def has_index(conn: Connection, name: str) -> bool:
     return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", [name]).fetchone() is not None
+
+
+@dataclass(frozen=True)
+class Score:
+    """A relevance score as SQL: the expression over ``papers_fts`` and its parameters."""
+
+    sql: str
+    params: tuple[object, ...] = ()
+
+
+def compiled(weights: tuple[float, ...]) -> Score:
+    """FTS5's own ``bm25()`` with these column weights."""
+    return Score(f"bm25(papers_fts, {', '.join(str(float(w)) for w in weights)})")
 
 
 @dataclass
@@ -169,7 +183,9 @@ class Plan:
         every = f"SELECT p.id AS id, p.date AS key {base} LIMIT ?"
         return self._first(conn, every, "key DESC, id DESC", [*params, cap + 1], cap, top)
 
-    def ranked(self, conn: Connection, cap: int, top: int, count_first: bool = True) -> Ranked | None:
+    def ranked(
+        self, conn: Connection, cap: int, top: int, count_first: bool = True, score: Score | None = None
+    ) -> Ranked | None:
         """The first *top* matches in :meth:`page`'s relevance order and the number of matches, in one
         pass (None: more than *cap* matches; page would score them all again to sort them).
 
@@ -180,9 +196,9 @@ class Plan:
         if count_first and not self.count(conn, cap)[1]:
             return None
         base, params = self._from("relevance")
-        score = "bm25(papers_fts, {}, {}, {})".format(*BM25_WEIGHTS)
-        every = f"SELECT papers_fts.rowid AS id, {score} AS key {base} LIMIT ?"
-        return self._first(conn, every, "key, id DESC", [*params, cap + 1], cap, top)
+        score = score or compiled(BM25_WEIGHTS)
+        every = f"SELECT papers_fts.rowid AS id, {score.sql} AS key {base} LIMIT ?"
+        return self._first(conn, every, "key, id DESC", [*score.params, *params, cap + 1], cap, top)
 
     @staticmethod
     def _first(conn: Connection, every: str, order: str, params: list[object], cap: int, top: int) -> Ranked | None:
@@ -216,20 +232,31 @@ def titles_likely_over(catalog: Catalog, conn: Connection, match: str, cap: int,
     """Whether more than *cap* titles likely hold every phrase of *match* and pass the *filters*, by each
     phrase's share of titles (``title_words``; see :func:`_guess`). Only a guess at which plan is cheaper;
     both give the same answer."""
+    return likely_titles(catalog, conn, match, **filters) > cap
+
+
+def likely_titles(catalog: Catalog, conn: Connection, match: str, **filters: Any) -> float:
+    """How many titles likely hold every phrase of *match* and pass the *filters* (see :func:`_guess`)."""
     phrases = [set(normalize_title(phrase).split()) for phrase in PHRASE_RE.findall(match)]
     counts = title_words.papers_with(conn, set().union(*phrases))
-    return _guess(catalog, conn, counts, phrases, filters) > cap
+    return _guess(catalog, conn, counts, phrases, filters)
 
 
 def matches_likely_at_most(catalog: Catalog, conn: Connection, match: str, cap: int, **filters: Any) -> bool:
     """Whether at most *cap* papers likely hold every phrase of *match* and pass the *filters*, by each
     phrase's share of papers (``term_docs``; see :func:`_guess`). Only a guess at which plan is cheaper;
     both give the same answer."""
-    if term_docs.is_stale(conn):  # its counts would come from walking every word's posting list
-        return False
+    return likely_matches(catalog, conn, match, **filters) <= cap
+
+
+def likely_matches(catalog: Catalog, conn: Connection, match: str, **filters: Any) -> float:
+    """How many papers likely hold every phrase of *match* and pass the *filters* (see :func:`_guess`);
+    infinite while ``term_docs`` lags the index (its counts would come from walking every posting list)."""
+    if term_docs.is_stale(conn):
+        return math.inf
     phrases = phrase_terms(match)
     counts = frequencies(catalog, conn, set().union(*phrases))
-    return _guess(catalog, conn, counts, phrases, filters) <= cap
+    return _guess(catalog, conn, counts, phrases, filters)
 
 
 def phrase_terms(match: str) -> list[set[str]]:
