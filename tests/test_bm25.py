@@ -93,43 +93,103 @@ def test_counted_score_refuses_counts_that_are_not_one_per_phrase(example_db: Pa
         ).fetchall()
 
 
+def test_counted_score_refuses_weights_that_are_not_whole_numbers(example_db: Path) -> None:
+    refused = pytest.raises(bm25.CountMismatch, match="whole numbers")
+    with closing(open_readonly(example_db)) as conn, refused:
+        conn.execute(
+            f"SELECT {bm25.NAME}(papers_fts, 10.5, 1.0, 3.0, 5) FROM papers_fts WHERE papers_fts MATCH ?", ['"for"']
+        ).fetchall()
+
+
+def test_this_sqlites_bm25_agrees_with_the_counted_score_and_the_check_would_notice_a_last_bit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bm25.agrees_with_fts5.cache_clear()
+    assert bm25.agrees_with_fts5()
+    monkeypatch.setattr(bm25, "K1", 1.2000000000000002)  # the next double above 1.2: scores move by a few bits
+    bm25.agrees_with_fts5.cache_clear()
+    try:
+        assert not bm25.agrees_with_fts5()
+    finally:
+        bm25.agrees_with_fts5.cache_clear()
+
+
+def counted(catalog: Catalog, match: str) -> scoring.Score:
+    """The counted score the scorer picks for *match* once its phrase counts are remembered."""
+    with catalog.connection() as conn:
+        _, worth = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)
+        scoring.remember(catalog, conn, worth)
+        score, worth = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)
+    assert not worth and score.sql.startswith(bm25.NAME), (match, score)
+    return score
+
+
 @pytest.mark.parametrize("match", MATCHES)
 def test_each_phrase_count_the_scorer_is_told_is_what_fts5_counts(catalog: Catalog, match: str) -> None:
+    score = counted(catalog, match)
     with catalog.connection() as conn:
-        chosen = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)
-        assert chosen.sql.startswith(bm25.NAME)  # no match to score: counting costs more
-        assert list(chosen.params) == [*BM25_WEIGHTS, *phrase_counts(conn, match)]
+        assert list(score.params) == [*BM25_WEIGHTS, *phrase_counts(conn, match)]
 
 
-def test_a_phrase_count_fts5_makes_is_remembered_until_the_catalog_changes(catalog: Catalog) -> None:
+@pytest.mark.parametrize("match", MATCHES)
+def test_the_scores_the_scorer_chooses_are_fts5s_row_by_row(catalog: Catalog, match: str) -> None:
+    score = counted(catalog, match)
+    with catalog.connection() as conn:
+        mine = conn.execute(
+            f"SELECT rowid, {score.sql} FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid", [*score.params, match]
+        ).fetchall()
+        compiled = scoring.compiled(BM25_WEIGHTS).sql
+        fts5 = conn.execute(
+            f"SELECT rowid, {compiled} FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid", [match]
+        ).fetchall()
+    assert fts5 and mine == fts5
+
+
+def test_a_title_phrase_is_counted_once_for_later_calls_and_not_on_the_way_to_this_one(example_db: Path) -> None:
     match = 'title : ("language models" "for")'
-    with catalog.connection() as conn:
-        scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)  # counted (or remembered) here
-        with traced(conn) as statements:
-            again = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)
-        assert again.params[3:] == tuple(phrase_counts(conn, match))
-    assert not [s for s in statements if "papers_fts MATCH" in s]
+    with closing(Catalog(example_db)) as catalog, catalog.connection() as conn:
+        with traced(conn) as first:
+            score, worth = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)
+        assert score == scoring.compiled(BM25_WEIGHTS) and worth == ['title : "language models"', 'title : "for"']
+        scoring.remember(catalog, conn, worth)
+        with traced(conn) as again:
+            score, worth = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)
+        assert score.params[3:] == tuple(phrase_counts(conn, match)) and not worth
+    assert not [s for s in first + again if "papers_fts MATCH" in s]
 
 
-def test_single_words_anywhere_are_counted_from_term_docs_without_walking_the_index(catalog: Catalog) -> None:
-    with catalog.connection() as conn:
+def test_single_words_anywhere_are_counted_from_term_docs_without_walking_the_index(example_db: Path) -> None:
+    match = '"dense" "retrieval" "for"'
+    with closing(Catalog(example_db)) as catalog, catalog.connection() as conn:
         with traced(conn) as statements:
-            chosen = scoring.relevance(catalog, conn, '"dense" "retrieval" "for"', BM25_WEIGHTS, matches=0)
-        assert chosen.params[3:] == tuple(phrase_counts(conn, '"dense" "retrieval" "for"'))
+            score, worth = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)
+        assert score.params[3:] == tuple(phrase_counts(conn, match)) and not worth
     assert not [s for s in statements if "papers_fts MATCH" in s]
 
 
 def test_many_matches_of_rare_words_keep_fts5s_own_bm25(catalog: Catalog) -> None:
     with catalog.connection() as conn:
-        chosen = scoring.relevance(catalog, conn, '"retrieval"', BM25_WEIGHTS, matches=1_000)
-    assert chosen == scoring.compiled(BM25_WEIGHTS)
-    assert chosen.sql == "bm25(papers_fts, 10.0, 1.0, 3.0)" and not chosen.params
+        score, worth = scoring.relevance(catalog, conn, '"retrieval"', BM25_WEIGHTS, matches=1_000)
+    assert score == scoring.compiled(BM25_WEIGHTS) and not worth
+    assert score.sql == "bm25(papers_fts, 10.0, 1.0, 3.0)" and not score.params
 
 
-@pytest.mark.parametrize("match", ['"a" OR "b"', '{title} : ("models")', '"models"*', ""])
-def test_queries_of_other_shapes_keep_fts5s_own_bm25(catalog: Catalog, match: str) -> None:
+@pytest.mark.parametrize("match", ['"a" OR "b"', '{title} : ("models")', '"models"*', "", '"for" "\u19b0" "models"'])
+def test_queries_of_other_shapes_and_phrases_fts5_makes_no_term_of_keep_fts5s_own_bm25(
+    catalog: Catalog, match: str
+) -> None:
     with catalog.connection() as conn:
-        assert scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0) == scoring.compiled(BM25_WEIGHTS)
+        score, worth = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)
+    assert score == scoring.compiled(BM25_WEIGHTS) and not worth
+
+
+def test_a_sqlite_whose_bm25_rounds_otherwise_keeps_fts5s_own_bm25(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bm25, "agrees_with_fts5", lambda: False)
+    with catalog.connection() as conn:
+        score, _ = scoring.relevance(catalog, conn, '"dense" "retrieval" "for"', BM25_WEIGHTS, matches=0)
+    assert score == scoring.compiled(BM25_WEIGHTS)
 
 
 SEARCHES = [
@@ -144,13 +204,21 @@ SEARCHES = [
 ]
 
 
+def every_page(catalog: Catalog, query: str, filters: dict[str, Any]) -> list[Any]:
+    pages = [search_papers(catalog, query=query, limit=3, **filters)]
+    while pages[-1].next_cursor:
+        pages.append(search_papers(catalog, query=query, limit=3, cursor=pages[-1].next_cursor, **filters))
+    return pages
+
+
 @pytest.mark.parametrize("rank_candidates", [5_000, 3])
 @pytest.mark.parametrize(("query", "filters"), SEARCHES)
 def test_search_pages_are_the_same_scored_either_way(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, rank_candidates: int, query: str, filters: dict
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, rank_candidates: int, query: str, filters: dict[str, Any]
 ) -> None:
     """Every page, ranked among all matches or (with few RANK_CANDIDATES) among title matches, is the same
-    whichever function scores it; and the counted one does score them when chosen."""
+    whichever function scores it; and the counted one does score them when chosen (from the second
+    search on, where a phrase's count is made beside the first)."""
     monkeypatch.setattr(papers, "RANK_CANDIDATES", rank_candidates)
     scorers: list[str] = []
     ranked = papers.Plan.ranked
@@ -164,13 +232,25 @@ def test_search_pages_are_the_same_scored_either_way(
     for name, walk_us, row_us in (("bm25", 0.0, 1.0), (bm25.NAME, 1.0, 0.0)):
         monkeypatch.setattr(scoring, "WALK_US", walk_us)
         monkeypatch.setattr(scoring, "ROW_US", row_us)
+        every_page(catalog, query, filters)
         scorers.clear()
-        pages[name] = [search_papers(catalog, query=query, limit=3, **filters)]
-        while pages[name][-1].next_cursor:
-            pages[name].append(
-                search_papers(catalog, query=query, limit=3, cursor=pages[name][-1].next_cursor, **filters)
-            )
+        pages[name] = every_page(catalog, query, filters)
         assert scorers and set(scorers) == {name}, (query, name, scorers)
     assert pages[bm25.NAME] == pages["bm25"]
     assert pages["bm25"][0].results, (query, filters)
     assert fts_query(query) == pages["bm25"][0].query_used
+
+
+@pytest.mark.parametrize("rank_candidates", [5_000, 3])
+def test_a_word_fts5_makes_no_term_of_is_searched_as_fts5_drops_it(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, rank_candidates: int
+) -> None:
+    """A word of letters FTS5's tokenizer skips (U+19B0) is a phrase FTS5 drops from the query; the
+    search answers as without it, where the counted score would have been told one count too many."""
+    monkeypatch.setattr(papers, "RANK_CANDIDATES", rank_candidates)
+    monkeypatch.setattr(scoring, "ROW_US", 0.0)
+    for _ in range(2):  # the second time with every other count remembered
+        odd = every_page(catalog, "for \u19b0 models", {})
+    plain = every_page(catalog, "for models", {})
+    assert [page.results for page in odd] == [page.results for page in plain]
+    assert odd[0].results and odd[0].total == plain[0].total

@@ -126,7 +126,7 @@ def search_papers(
         if few:
             # Few matches: one pass scores and counts them (a count and then a page would walk them twice).
             likely = likely_matches(catalog, conn, match, **filtered)
-            score = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, likely)
+            score, _ = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, likely)
             ranked = halves.ranked(catalog, conn, plan, RANK_CANDIDATES, top, count_first=False, score=score)
         titled = Plan(f"title : ({match})", author_id, plan.filters, params)
         title_ranking: Ranked | None = None
@@ -139,10 +139,15 @@ def search_papers(
             # Likely more matches than are ranked: they are counted while, on another core, the papers
             # with the words in their title are ranked (below), which the count then most likely calls for.
             title_first = titles_likely_over(catalog, conn, match, RANK_CANDIDATES, **filtered)
-            title_score = _title_score(catalog, conn, titled, filtered)
+            title_score, worth = _title_score(catalog, conn, match, filtered)
+
+            def count(c: Connection) -> tuple[int, bool]:
+                counted = plan.count(c, COUNT_CAP)
+                scoring.remember(catalog, c, worth)  # phrase counts for later calls, while the ranking runs
+                return counted
+
             (total, exact), title_ranking = catalog.in_parallel(
-                lambda c: plan.count(c, COUNT_CAP),
-                lambda c: titled.ranked(c, RANK_CANDIDATES, top, count_first=title_first, score=title_score),
+                count, lambda c: titled.ranked(c, RANK_CANDIDATES, top, count_first=title_first, score=title_score)
             )
             title_ranked = True
         else:
@@ -168,7 +173,7 @@ def search_papers(
                     RANK_CANDIDATES,
                     top,
                     count_first=relevance and titles_likely_over(catalog, conn, match, RANK_CANDIDATES, **filtered),
-                    score=_title_score(catalog, conn, titled, filtered),
+                    score=_title_score(catalog, conn, match, filtered)[0] if relevance else None,
                 )
             )
             if ranked is not None and ranked.total:
@@ -218,10 +223,10 @@ def search_papers(
         )
 
 
-def _title_score(catalog: Catalog, conn: Connection, titled: Plan, filtered: dict[str, Any]) -> Score:
-    """How the papers with the words in their title are scored (:func:`.scoring.relevance`)."""
-    match = titled.match.removeprefix("title : (").removesuffix(")")
-    return scoring.relevance(catalog, conn, titled.match, BM25_WEIGHTS, likely_titles(catalog, conn, match, **filtered))
+def _title_score(catalog: Catalog, conn: Connection, match: str, filtered: dict[str, Any]) -> tuple[Score, list[str]]:
+    """How the papers with *match*'s words in their title are scored (:func:`.scoring.relevance`)."""
+    likely = likely_titles(catalog, conn, match, **filtered)
+    return scoring.relevance(catalog, conn, f"title : ({match})", BM25_WEIGHTS, likely)
 
 
 def get_paper(

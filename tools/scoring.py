@@ -3,11 +3,13 @@ phrase counts known beforehand (:mod:`scholar_catalog.db.bm25`).
 
 Both give every match the same score, so the choice changes only the time. FTS5's ``bm25()`` counts
 the rows holding each phrase by walking the phrase's postings (~0.045 us each here) before its first
-score; the counted one costs ~1.5 us more per matched row and phrase, but takes the counts from
+score; the counted one costs ~1.5 us more per matched row and phrase, and takes the counts from
 ``term_docs`` (a single word anywhere, kept exact by ingest) or from counts remembered until the
-catalog changes (a phrase of several words, or a word in titles only: counted once, by FTS5 itself).
-So a few matches of common words (1,512 titles holding "for" and "graph-based", where "for" alone
-has 180,014 postings) are scored by the counted one, many matches of rarer words by FTS5's own.
+catalog changes (a phrase of several words, or a word in titles only, counted by FTS5 itself). A count
+not yet remembered is never made on the way to a call's answer: :func:`remember` makes it beside a
+longer statement (the count of a search's matches, while another core ranks them), for later calls.
+So a few matches of common words (1,512 titles holding "for" and "graph-based", where "for" alone has
+180,014 postings) are scored by the counted one, many matches of rarer words by FTS5's own.
 """
 
 from __future__ import annotations
@@ -26,25 +28,51 @@ WALK_US = 0.045  # time FTS5's bm25() spends per posting counting a phrase's row
 ROW_US = 1.5  # extra time of the counted score per matched row and phrase
 CACHED_PHRASES = 100_000  # phrase counts remembered; past it the cache starts again
 _TITLED = re.compile(r"title : \((.*)\)", re.DOTALL)
+_TOKENIZER, *_TOKENIZER_ARGS = term_docs.TOKENIZER.split()
 
 
-def relevance(catalog: Catalog, conn: Connection, match: str, weights: tuple[float, ...], matches: float) -> Score:
-    """The cheaper way to score the (about) *matches* rows of the FTS5 query *match* with these
-    column weights: :func:`compiled`, or :data:`~scholar_catalog.db.bm25.NAME` told each phrase's
-    count. *match* is an :func:`~.search_plan.fts_query` or one in ``title : (...)``; any other shape
-    is scored by :func:`compiled`."""
+def relevance(
+    catalog: Catalog, conn: Connection, match: str, weights: tuple[float, ...], matches: float
+) -> tuple[Score, list[str]]:
+    """How to score the (about) *matches* rows of the FTS5 query *match* with these column weights, and
+    the phrases whose counts are worth :func:`remember`-ing for later calls.
+
+    The score is :func:`~.search_plan.compiled` or :data:`~scholar_catalog.db.bm25.NAME` told each
+    phrase's count, whichever costs less with the counts known now. *match* is an
+    :func:`~.search_plan.fts_query` or one in ``title : (...)``; any other shape, a phrase FTS5 makes no
+    term of (it drops it from the query), or a SQLite whose ``bm25()`` rounds otherwise, gets ``bm25()``.
+    """
     phrases = _phrases(match)
-    if phrases is None or not isinstance(conn, apsw.Connection) or term_docs.is_stale(conn):
-        return compiled(weights)
-    tokenizer = conn.fts5_tokenizer(*_tokenizer_spec())
+    if (
+        phrases is None
+        or not isinstance(conn, apsw.Connection)
+        or term_docs.is_stale(conn)
+        or not bm25.agrees_with_fts5()
+    ):
+        return compiled(weights), []
+    tokenizer = conn.fts5_tokenizer(_TOKENIZER, _TOKENIZER_ARGS)
     tokens = [_tokens(tokenizer, phrase) for phrase in phrases]
+    if not all(tokens):
+        return compiled(weights), []
     postings = frequencies(catalog, conn, {t for words in tokens for t in words})
-    walked = sum(postings.get(t, 0) for words in tokens for t in words)
-    if walked * WALK_US <= matches * ROW_US * len(phrases):
-        return compiled(weights)
-    hits = [_hits(catalog, conn, phrase, words) for phrase, words in zip(phrases, tokens, strict=True)]
-    marks = ", ".join(["?"] * (len(weights) + len(hits)))
-    return Score(f"{bm25.NAME}(papers_fts, {marks})", (*weights, *hits))
+    known = _known(catalog, conn, phrases, tokens)
+    walks = [sum(postings.get(t, 0) for t in words) * WALK_US for words in tokens]
+    extra = matches * ROW_US * len(phrases)
+    if sum(w for w, hits in zip(walks, known, strict=True) if hits is not None) <= extra:
+        worth = [p for p, hits in zip(phrases, known, strict=True) if hits is None] if sum(walks) > extra else []
+        return compiled(weights), worth
+    counts = [
+        hits if hits is not None else _count(catalog, conn, phrase) for phrase, hits in zip(phrases, known, strict=True)
+    ]
+    marks = ", ".join(["?"] * (len(weights) + len(counts)))
+    return Score(f"{bm25.NAME}(papers_fts, {marks})", (*weights, *counts)), []
+
+
+def remember(catalog: Catalog, conn: Connection, phrases: list[str]) -> None:
+    """Count *phrases* (from :func:`relevance`) and remember them until the catalog changes (call on the
+    thread that owns *catalog*'s caches)."""
+    for phrase in phrases:
+        _count(catalog, conn, phrase)
 
 
 def _phrases(match: str) -> list[str] | None:
@@ -65,15 +93,21 @@ def _tokens(tokenizer: apsw.FTS5Tokenizer, phrase: str) -> list[str]:
     return tokenizer(text, apsw.FTS5_TOKENIZE_QUERY, None, include_offsets=False, include_colocated=False)
 
 
-def _tokenizer_spec() -> tuple[str, list[str]]:
-    name, *args = term_docs.TOKENIZER.split()
-    return name, args
+def _known(catalog: Catalog, conn: Connection, phrases: list[str], tokens: list[list[str]]) -> list[int | None]:
+    """Each phrase's count where it is known without walking postings: a single word anywhere from
+    ``term_docs``, any other phrase if remembered; None where it is not."""
+    cache: dict[str, int] = catalog.cached("phrase_hits", dict)
+    known: list[int | None] = []
+    for phrase, words in zip(phrases, tokens, strict=True):
+        if len(words) == 1 and not phrase.startswith("title") and term_docs.kept(words[0]):
+            known.append(frequencies(catalog, conn, words).get(words[0], 0))
+        else:
+            known.append(cache.get(phrase))
+    return known
 
 
-def _hits(catalog: Catalog, conn: Connection, phrase: str, words: list[str]) -> int:
-    """How many papers hold *phrase* (with its column filter): what ``bm25()`` counts for it."""
-    if len(words) == 1 and not phrase.startswith("title") and term_docs.kept(words[0]):
-        return frequencies(catalog, conn, words).get(words[0], 0)
+def _count(catalog: Catalog, conn: Connection, phrase: str) -> int:
+    """How many papers hold *phrase* (with its column filter), as ``bm25()`` counts them; remembered."""
     cache: dict[str, int] = catalog.cached("phrase_hits", dict)
     if phrase not in cache:
         if len(cache) >= CACHED_PHRASES:
