@@ -10,9 +10,10 @@ some (rejected), deletes some (``--prune``), restores and adds files, and ingest
 After every round the two catalogs must hold the same rows with the same row ids in every table
 (a listing's title and abstract read as the listing gives them, whatever the storage), pass FTS5's
 ``integrity-check``, hold in ``term_docs`` (where the new one has it) each term's paper count as
-both indexes count it, hold (each, from schema 5) title keys that are their titles' hashes and
-``title_words`` counts equal to a count of their titles' words, and give the same ``MATCH`` answers
-with the same ``bm25`` scores for a sample of words, prefixes and phrases. ``--env NAME=VALUE``
+both indexes count it (and, from schema 6, its count in titles), hold (each, from schema 5) title
+keys that are their titles' hashes and ``title_words`` counts equal to a count of their titles' words,
+and give the same ``MATCH`` answers with the same ``bm25`` scores for a sample of words, prefixes and
+phrases. ``--env NAME=VALUE``
 (repeatable) is set for the new command only, e.g. to compare its one-process and worker-process ingest.
 Exit status 1 on any difference.
 """
@@ -101,6 +102,12 @@ def index_counts(conn: sqlite3.Connection) -> list[tuple[str, int]]:
     return [(t, d) for t, d in rows if 2 <= len(t) <= 40 and not t.isdigit()]
 
 
+def index_title_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Each term's number of papers holding it in their title, as FTS5 counts it."""
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.compare_cols USING fts5vocab(main, papers_fts, col)")
+    return dict(conn.execute("SELECT term, doc FROM temp.compare_cols WHERE col = 'title'").fetchall())
+
+
 def title_problems(conn: sqlite3.Connection) -> list[str]:
     """Where a catalog's title keys or title words (schema 5) disagree with its titles."""
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'title_words'").fetchone():
@@ -137,6 +144,11 @@ def compare(old_db: Path, new_db: Path, rng: random.Random, label: str) -> list[
             counts = new.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
             if counts != index_counts(old) or counts != index_counts(new):
                 problems.append(f"{label}: the new catalog's term_docs differs from the index's own counts")
+            if "title_docs" in {row[1] for row in new.execute("PRAGMA table_info(term_docs)")}:
+                stored = new.execute("SELECT term, title_docs FROM term_docs ORDER BY term").fetchall()
+                titles = [index_title_counts(old), index_title_counts(new)]
+                if any(stored != [(t, c.get(t, 0)) for t, _ in counts] for c in titles):
+                    problems.append(f"{label}: the new catalog's title counts differ from the index's own")
         for conn, which in ((old, "old"), (new, "new")):
             problems += [f"{label}: {which} catalog: {p}" for p in title_problems(conn)]
         queries = fts_queries(old, rng, 60)

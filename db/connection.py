@@ -54,7 +54,7 @@ CATALOG_TABLES = frozenset(
 )
 _CATALOG_TABLE_PREFIXES = ("papers_fts", "sqlite_")
 
-UPGRADABLE_FROM = (3, 4)  # ingest upgrades catalogs of these schema versions in place; older ones are rebuilt
+UPGRADABLE_FROM = (3, 4, 5)  # ingest upgrades catalogs of these schema versions in place; older ones are rebuilt
 LOCKED_HINT = "another process is writing the catalog (another ingest?); wait for it to finish and retry"
 
 
@@ -134,17 +134,18 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
 
 
 def _upgrade(conn: sqlite3.Connection, found: int) -> None:
-    """Bring a catalog of schema 3 or 4 to this version in one transaction.
+    """Bring a catalog of schema 3, 4 or 5 to this version in one transaction.
 
     3 -> 4: the term counts, from its own index. 4 -> 5: each paper's title key and the title words,
-    from its titles (see :func:`~.title_words.upgrade`).
+    from its titles (see :func:`~.title_words.upgrade`). 5 -> 6: the term counts with their counts in
+    titles, from its own index again.
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if found < 4:
-            term_docs.fill(conn)
         if found < 5:
             title_words.upgrade(conn)
+        if found < 6:
+            term_docs.rebuild(conn)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
     except BaseException:
         conn.execute("ROLLBACK")
@@ -155,7 +156,7 @@ def _upgrade(conn: sqlite3.Connection, found: int) -> None:
 def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
     """Open (creating if needed) the catalog at *path* for writing.
 
-    A catalog of schema version 3 or 4 is upgraded in place (see :func:`_upgrade`).
+    A catalog of schema version 3, 4 or 5 is upgraded in place (see :func:`_upgrade`).
     Raises :class:`CatalogError` for a file that is not SQLite, an SQLite database
     of another program, a catalog of another schema version, a folder that cannot
     be written, a catalog another process holds locked for longer than the

@@ -15,7 +15,7 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
     affiliations        distinct affiliation names
     paper_affiliations  paper x affiliation
     papers_fts          FTS5 over papers(title, abstract, author_search), kept by triggers
-    term_docs           term -> how many papers hold it in any indexed column (db/term_docs.py)
+    term_docs           term -> how many papers hold it in any indexed column, and in their title (db/term_docs.py)
     title_words         word -> how many papers' normalized titles hold it (db/title_words.py)
     paper_vectors       paper -> its embedding (int8 BLOB), only with the semantic extra (db/vectors.py)
 """
@@ -29,7 +29,7 @@ import apsw
 
 from scholar_catalog.db import term_docs, title_words
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 # 8 KB pages: a papers row (~1.4 KB with its abstract) left a third of each 4 KB page empty.
 PAGE_SIZE = 8192
 

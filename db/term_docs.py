@@ -1,10 +1,12 @@
-"""The ``term_docs`` table: how many papers hold each term, kept exact at ingest.
+"""The ``term_docs`` table: how many papers hold each term, and how many in their title, kept exact at ingest.
 
 FTS5 can say how many papers contain a term (``fts5vocab``'s ``doc``), but only by walking the
 term's whole posting list: ~4 s for the ~200 terms of one ``get_author`` at 1.25 M papers. So
 ingest keeps the answer in a table, for every indexed term that can be a topic term (see
-:func:`kept`; stopwords too, so a changed stopword list needs no new catalog), counting a paper
-once whichever of its indexed columns hold the term: what ``fts5vocab``'s ``row`` table says.
+:func:`kept`; stopwords too, so a changed stopword list needs no new catalog): ``docs`` counts a paper
+once whichever of its indexed columns hold the term (what ``fts5vocab``'s ``row`` table says),
+``title_docs`` the papers holding it in their title (its ``col`` table's row for ``title``), which is
+what FTS5's ``bm25()`` counts for a word searched in titles (tools/scoring.py).
 
 Each batch's sync (:meth:`~scholar_catalog.db.ingest_fts.FtsUpkeep._sync_fts`) applies the
 change of its touched papers by delta: their old texts and their new ones are each counted by FTS5
@@ -14,6 +16,7 @@ itself, in a contentless temporary index with the catalog's tokenizer, never by 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -22,11 +25,12 @@ import apsw
 
 TABLE = "term_docs"
 TOKENIZER = "unicode61 remove_diacritics 2"  # the catalog's (schema.create_schema)
+TITLE = 0  # the title's place among the indexed columns (schema.FTS_COLUMNS)
 MIN_TERM, MAX_TERM = 2, 40
 # Counting a changed text costs about as much as recounting 4-5 papers from the catalog's own index
 # (0.047 vs 0.010 ms here): with that many more texts than papers, ``apply`` recounts instead.
 RECOUNT_RATIO = 4
-_DELTA, _DELTA_VOCAB = "temp.term_docs_delta", "temp.term_docs_delta_vocab"
+_DELTA, _DELTA_ROWS, _DELTA_COLS = "temp.term_docs_delta", "temp.term_docs_delta_rows", "temp.term_docs_delta_cols"
 # A meta key present while the counts lag the index: an ingest that changes so much of the catalog
 # that one recount beats its batches' deltas (a new catalog) counts once, at its end. Readers meanwhile
 # count from the index itself (terms.document_frequencies), so answers are right at every commit.
@@ -39,26 +43,59 @@ def kept(term: str) -> bool:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {TABLE} (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} "
+        "(term TEXT PRIMARY KEY, docs INTEGER NOT NULL, title_docs INTEGER NOT NULL) WITHOUT ROWID"
+    )
 
 
 def fill(conn: sqlite3.Connection) -> None:
-    """Count every kept term from the full-text index (upgrading a catalog made before the table, or
-    where a batch changed so much of a small catalog that this is cheaper than a delta)."""
+    """Count every kept term from the full-text index (a new catalog at the end of its ingest, or a batch
+    that changed so much of a small catalog that this is cheaper than a delta)."""
     create(conn)
     conn.execute(f"DELETE FROM {TABLE}")
+    conn.execute("CREATE VIRTUAL TABLE temp.term_docs_titles USING fts5vocab(main, papers_fts, col)")
+    try:
+        # Far fewer terms than the index's (titles' words): held while the other table streams.
+        titles = dict(conn.execute("SELECT term, doc FROM temp.term_docs_titles WHERE col = 'title'").fetchall())
+    finally:
+        conn.execute("DROP TABLE temp.term_docs_titles")
     conn.execute("CREATE VIRTUAL TABLE temp.term_docs_fill USING fts5vocab(main, papers_fts, row)")
     rows = conn.execute("SELECT term, doc FROM temp.term_docs_fill")  # streamed, in term order
     try:
-        conn.executemany(f"INSERT INTO {TABLE}(term, docs) VALUES (?, ?)", (r for r in rows if kept(r[0])))
+        conn.executemany(
+            f"INSERT INTO {TABLE}(term, docs, title_docs) VALUES (?, ?, ?)",
+            ((term, docs, titles.get(term, 0)) for term, docs in rows if kept(term)),
+        )
     finally:
         rows.close()  # an unfinished read would keep the table locked
         conn.execute("DROP TABLE temp.term_docs_fill")
 
 
-def _text(values: tuple[Any, ...] | None) -> str:
-    """A paper's indexed values as one text (a space ends every token, so none spans two values)."""
-    return "" if values is None else " ".join(str(v) for v in values if v is not None)
+def rebuild(conn: sqlite3.Connection) -> None:
+    """Make the table again with this version's columns and count it (a catalog of schema 3 to 5)."""
+    conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    fill(conn)
+    conn.execute("DELETE FROM meta WHERE key = ?", [STALE_KEY])
+
+
+def in_titles(conn: sqlite3.Connection | apsw.Connection, terms: Iterable[str]) -> dict[str, int]:
+    """How many papers hold each of *terms* in their title (kept terms only; 0 for one no title holds).
+    Valid only while the counts do not lag the index (:func:`is_stale`)."""
+    wanted = sorted(set(terms))
+    found = dict(
+        conn.execute(
+            f"SELECT term, title_docs FROM {TABLE} WHERE term IN (SELECT value FROM json_each(?))", [json.dumps(wanted)]
+        ).fetchall()
+    )
+    return {term: found.get(term, 0) for term in wanted}
+
+
+def _texts(values: tuple[Any, ...]) -> tuple[str, str]:
+    """A paper's indexed values as its title and the rest as one text (a space ends every token, so none
+    spans two values)."""
+    title, rest = values[TITLE], values[:TITLE] + values[TITLE + 1 :]
+    return "" if title is None else str(title), " ".join(str(v) for v in rest if v is not None)
 
 
 def is_stale(conn: sqlite3.Connection | apsw.Connection) -> bool:
@@ -97,29 +134,35 @@ def apply(
         else:
             conn.execute("INSERT INTO meta (key, value) VALUES (?, '1')", [STALE_KEY])
         return
-    delta: dict[str, int] = {}
+    delta: dict[str, tuple[int, int]] = {}
     for side, sign in ((0, -1), (1, 1)):
-        for term, docs in _counts(conn, [_text(pair[side]) for pair in changed if pair[side] is not None]):
-            delta[term] = delta.get(term, 0) + sign * docs
-    rows = sorted((term, d) for term, d in delta.items() if d and kept(term))  # in key order: fewer pages
+        for term, docs, titles in _counts(conn, [_texts(pair[side]) for pair in changed if pair[side] is not None]):
+            was_docs, was_titles = delta.get(term, (0, 0))
+            delta[term] = (was_docs + sign * docs, was_titles + sign * titles)
+    rows = sorted((term, *d) for term, d in delta.items() if any(d) and kept(term))  # in key order: fewer pages
     conn.executemany(
-        f"INSERT INTO {TABLE}(term, docs) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET docs = docs + excluded.docs",
+        f"""INSERT INTO {TABLE}(term, docs, title_docs) VALUES (?, ?, ?) ON CONFLICT(term)
+            DO UPDATE SET docs = docs + excluded.docs, title_docs = title_docs + excluded.title_docs""",
         rows,
     )
-    conn.executemany(f"DELETE FROM {TABLE} WHERE term = ? AND docs <= 0", [(term,) for term, d in rows if d < 0])
+    conn.executemany(f"DELETE FROM {TABLE} WHERE term = ? AND docs <= 0", [(term,) for term, d, _ in rows if d < 0])
 
 
-def _counts(conn: sqlite3.Connection, texts: list[str]) -> list[tuple[str, int]]:
-    """(term, how many of *texts* hold it), tokenized by FTS5 (contentless, no positions: the cheapest index)."""
+def _counts(conn: sqlite3.Connection, texts: list[tuple[str, str]]) -> list[tuple[str, int, int]]:
+    """(term, how many of *texts* hold it, how many in their title) for (title, rest) pairs, tokenized by
+    FTS5 (contentless, columns without positions: the cheapest index that still tells them apart)."""
     if not texts:
         return []
-    conn.execute(f"CREATE VIRTUAL TABLE {_DELTA} USING fts5(text, content='', detail=none, tokenize='{TOKENIZER}')")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE {_DELTA} USING fts5(title, rest, content='', detail=column, tokenize='{TOKENIZER}')"
+    )
     try:
-        conn.executemany(f"INSERT INTO {_DELTA}(text) VALUES (?)", [(t,) for t in texts])
-        conn.execute(f"CREATE VIRTUAL TABLE {_DELTA_VOCAB} USING fts5vocab(temp, term_docs_delta, row)")
-        try:
-            return conn.execute(f"SELECT term, doc FROM {_DELTA_VOCAB}").fetchall()
-        finally:
-            conn.execute(f"DROP TABLE {_DELTA_VOCAB}")
+        conn.executemany(f"INSERT INTO {_DELTA}(title, rest) VALUES (?, ?)", texts)
+        conn.execute(f"CREATE VIRTUAL TABLE {_DELTA_COLS} USING fts5vocab(temp, term_docs_delta, col)")
+        conn.execute(f"CREATE VIRTUAL TABLE {_DELTA_ROWS} USING fts5vocab(temp, term_docs_delta, row)")
+        titles = dict(conn.execute(f"SELECT term, doc FROM {_DELTA_COLS} WHERE col = 'title'").fetchall())
+        rows = conn.execute(f"SELECT term, doc FROM {_DELTA_ROWS}").fetchall()
+        return [(term, docs, titles.get(term, 0)) for term, docs in rows]
     finally:
-        conn.execute(f"DROP TABLE {_DELTA}")
+        for table in (_DELTA_ROWS, _DELTA_COLS, _DELTA):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")

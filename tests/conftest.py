@@ -114,6 +114,7 @@ def reingest(db_path: Path, *paths: Path, as_of: date = AS_OF) -> None:
 def downgrade_to_schema_4(db: Path) -> None:
     """Make the catalog *db* what scholar-catalog built at schema version 4: titles indexed as they are
     (a unique index), no title keys, no title_words table."""
+    downgrade_to_schema_5(db)
     with closing(sqlite3.connect(db)) as conn:
         conn.execute("DROP TABLE title_words")
         conn.execute("DROP INDEX idx_papers_title_key")
@@ -123,17 +124,33 @@ def downgrade_to_schema_4(db: Path) -> None:
         conn.commit()
 
 
-def vocab_counts(db: Path) -> list[tuple[str, int]]:
-    """What FTS5 itself says: each kept term's number of papers, in term order."""
+def vocab_counts(db: Path) -> list[tuple[str, int, int]]:
+    """What FTS5 itself says: each kept term's number of papers and of papers holding it in their title,
+    in term order."""
     with closing(sqlite3.connect(db)) as conn:
         conn.execute("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, papers_fts, row)")
-        return [(t, d) for t, d in conn.execute("SELECT term, doc FROM temp.v ORDER BY term") if term_docs.kept(t)]
+        conn.execute("CREATE VIRTUAL TABLE temp.c USING fts5vocab(main, papers_fts, col)")
+        titles = dict(conn.execute("SELECT term, doc FROM temp.c WHERE col = 'title'"))
+        return [
+            (t, d, titles.get(t, 0))
+            for t, d in conn.execute("SELECT term, doc FROM temp.v ORDER BY term")
+            if term_docs.kept(t)
+        ]
 
 
-def kept_counts(db: Path) -> list[tuple[str, int]]:
-    """The catalog's kept term counts (``term_docs``), in term order."""
+def kept_counts(db: Path) -> list[tuple[str, int, int]]:
+    """The catalog's kept term counts (``term_docs``: anywhere, in titles), in term order."""
     with closing(sqlite3.connect(db)) as conn:
-        return conn.execute("SELECT term, docs FROM term_docs ORDER BY term").fetchall()
+        return conn.execute("SELECT term, docs, title_docs FROM term_docs ORDER BY term").fetchall()
+
+
+def downgrade_to_schema_5(db: Path) -> None:
+    """Make the catalog *db* what scholar-catalog built at schema version 5: term counts without their
+    counts in titles."""
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("ALTER TABLE term_docs DROP COLUMN title_docs")
+        conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        conn.commit()
 
 
 @pytest.fixture(scope="session")

@@ -1024,6 +1024,8 @@ SCHEMA_LAYOUT[5] = {
     "papers": [*SCHEMA_LAYOUT[4]["papers"], "title_key"],
     "title_words": ["word", "papers"],
 }
+# version 6: each term's paper count in titles too (db/term_docs.py)
+SCHEMA_LAYOUT[6] = {**SCHEMA_LAYOUT[5], "term_docs": ["term", "docs", "title_docs"]}
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
-"""The ``term_docs`` table: each term's paper count, kept exact at ingest (db/term_docs.py).
+"""The ``term_docs`` table: each term's paper count, anywhere and in titles, kept exact at ingest
+(db/term_docs.py).
 
-Its truth is FTS5's own count (``fts5vocab``'s ``row`` table, ``doc``), which reads walk no more:
-after a fresh ingest and after incremental ones (an edited abstract with accents and combining
-marks, a pruned profile, a profile listing already-known papers, a namesake) the table equals it
-and equals a clean rebuild's; a failure inside the sync leaves it as it was; a catalog of schema 3
-is refused by the server and upgraded in place by ingest.
+Its truth is FTS5's own count (``fts5vocab``'s ``row`` table, ``doc``, and its ``col`` table's rows
+for ``title``), which reads walk no more: after a fresh ingest and after incremental ones (an edited
+abstract with accents and combining marks, an edited title, a pruned profile, a profile listing
+already-known papers, a namesake) the table equals it and equals a clean rebuild's; a failure inside
+the sync leaves it as it was; catalogs of schemas 3 and 5 are refused by the server and upgraded in
+place by ingest.
 """
 
 from __future__ import annotations
@@ -13,10 +15,19 @@ import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conftest import EXAMPLES, build_catalog, downgrade_to_schema_4, kept_counts, reingest, vocab_counts
+from conftest import (
+    EXAMPLES,
+    build_catalog,
+    downgrade_to_schema_4,
+    downgrade_to_schema_5,
+    kept_counts,
+    reingest,
+    vocab_counts,
+)
 from scholar_catalog.db import term_docs, terms, vectors
 from scholar_catalog.db.connection import CatalogError, open_readonly, open_writable
 from scholar_catalog.db.schema import SCHEMA_VERSION
@@ -25,6 +36,18 @@ SENTENCE = "We learn a compression scheme for scene graphs"
 # Precomposed and combining accents, a ligature, Cyrillic, CJK, a number and a superscript: FTS5 decides.
 ADDED = " Zorbulated naïve nai\u0308ve e\u0301tude ﬁligree Кодек 編碼器 2048 x² "
 NAMESAKE = "ex09_wei-zhang-cv.txt"  # the other Wei Zhang (ex05) is there from the start
+TITLE = "Mixed-Precision Quantization Search as Knapsack Optimization"
+RETITLED = "Mixed-Precision Quantization Search as Knapsack Optimization of Quillworts"
+
+
+def docs(counts: list[tuple[str, int, int]]) -> dict[str, int]:
+    """Each term's number of papers, from :func:`kept_counts` or :func:`vocab_counts`."""
+    return {term: n for term, n, _ in counts}
+
+
+def title_docs(counts: list[tuple[str, int, int]]) -> dict[str, int]:
+    """Each term's number of papers holding it in their title."""
+    return {term: n for term, _, n in counts}
 
 
 @pytest.fixture(params=["by delta", "by recount"])
@@ -43,11 +66,11 @@ def folder(tmp_path: Path) -> Path:
 
 
 def change(folder: Path) -> None:
-    """Edit an abstract, remove a profile, add one listing known papers only, add a namesake."""
+    """Edit an abstract and a title, remove a profile, add one listing known papers only, add a namesake."""
     chen = folder / "ex03_chen-ming.txt"
     text = chen.read_text("utf-8")
-    assert SENTENCE in text
-    chen.write_text(text.replace(SENTENCE, SENTENCE + ADDED, 1), "utf-8")
+    assert SENTENCE in text and TITLE in text
+    chen.write_text(text.replace(SENTENCE, SENTENCE + ADDED, 1).replace(TITLE, RETITLED, 1), "utf-8")
     (folder / "ex08_henrik-solberg.txt").unlink()
     (folder / "ex10_kai-maren.txt").write_text("Kai Maren" + text.split("\n", 1)[1], "utf-8")
     shutil.copy(EXAMPLES / NAMESAKE, folder / NAMESAKE)
@@ -59,21 +82,26 @@ def test_after_a_fresh_ingest_the_table_holds_the_index_own_count_of_every_kept_
     db = build_catalog(tmp_path / "c.db", folder)
     counts = kept_counts(db)
     assert counts == vocab_counts(db)
-    assert dict(counts)["compression"] >= 2 and "the" in dict(counts)  # stopwords are counted too
-    assert all(len(t) >= 2 and not t.isdigit() for t, _ in counts)
+    assert docs(counts)["compression"] >= 2 and "the" in docs(counts)  # stopwords are counted too
+    assert all(len(t) >= 2 and not t.isdigit() for t, _, _ in counts)
+    assert 0 < title_docs(counts)["compression"] < docs(counts)["compression"]  # titles hold it less often
+    assert title_docs(counts)["zhang"] == 0 < docs(counts)["zhang"]  # an author's name, in no title
 
 
 def test_after_incremental_ingests_the_table_equals_the_index_and_a_clean_rebuild(
     folder: Path, tmp_path: Path, way: str
 ) -> None:
     db = build_catalog(tmp_path / "c.db", folder)
-    before = dict(kept_counts(db))
+    first = kept_counts(db)
+    before = docs(first)
     change(folder)
     reingest(db, folder)
-    after = dict(kept_counts(db))
-    assert list(after.items()) == vocab_counts(db)
-    assert list(after.items()) == kept_counts(build_catalog(tmp_path / "clean.db", folder))
+    counts = kept_counts(db)
+    after = docs(counts)
+    assert counts == vocab_counts(db)
+    assert counts == kept_counts(build_catalog(tmp_path / "clean.db", folder))
     assert "zorbulated" in after and "zorbulated" not in before
+    assert title_docs(counts)["zorbulated"] == 0 and title_docs(counts)["quillworts"] == 1  # abstract; title
     assert after["maren"] == before.get("maren", 0) + 9  # Kai Maren's 9 papers, all already known
     assert after != before and any(before[t] > after.get(t, 0) for t in before)  # Henrik's papers left
     # Back to the first files: back to the first counts, terms no paper has any more removed.
@@ -82,7 +110,7 @@ def test_after_incremental_ingests_the_table_equals_the_index_and_a_clean_rebuil
     shutil.copy(EXAMPLES / "ex03_chen-ming.txt", folder)
     shutil.copy(EXAMPLES / "ex08_henrik-solberg.txt", folder)
     reingest(db, folder)
-    assert dict(kept_counts(db)) == before
+    assert kept_counts(db) == first
 
 
 @pytest.mark.parametrize("where", ["term counts", "vectors"])
@@ -108,20 +136,27 @@ def test_a_failure_inside_the_sync_leaves_the_counts_as_they_were(
     assert kept_counts(db) == vocab_counts(db) != before
 
 
-def test_document_frequencies_reads_the_kept_counts(folder: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("column", ["docs", "title_docs"])
+def test_the_readers_read_the_kept_counts(folder: Path, tmp_path: Path, column: str) -> None:
+    """``terms.document_frequencies`` (anywhere; terms no paper has left out) and ``term_docs.in_titles``
+    (in titles; 0 for a term no title has) read the table, not the index."""
     db = build_catalog(tmp_path / "c.db", folder)
     with closing(sqlite3.connect(db)) as conn:
-        conn.execute("UPDATE term_docs SET docs = 12345 WHERE term = 'compression'")
+        conn.execute(f"UPDATE term_docs SET {column} = 12345 WHERE term = 'compression'")
         conn.commit()
+    read = terms.document_frequencies if column == "docs" else term_docs.in_titles
     conn = open_readonly(db)
     try:
-        found = terms.document_frequencies(conn, ["compression", "zorbulated", "scene"])
+        found = read(conn, ["compression", "zorbulated", "scene", "scene"])
     finally:
         conn.close()
-    assert found == {"compression": 12345, "scene": dict(vocab_counts(db))["scene"]}
+    truth = (docs if column == "docs" else title_docs)(vocab_counts(db))
+    assert found == {"compression": 12345, "scene": truth["scene"]} | (
+        {"zorbulated": 0} if column == "title_docs" else {}
+    )
 
 
-def downgrade(db: Path) -> None:
+def downgrade_to_schema_3(db: Path) -> None:
     """Make *db* what scholar-catalog built at schema version 3: schema 4's, without the term_docs table."""
     downgrade_to_schema_4(db)
     with closing(sqlite3.connect(db)) as conn:
@@ -130,13 +165,24 @@ def downgrade(db: Path) -> None:
         conn.commit()
 
 
-def test_a_schema_3_catalog_is_refused_by_the_server_and_upgraded_in_place_by_ingest(
-    folder: Path, tmp_path: Path
+DOWNGRADES = {3: downgrade_to_schema_3, 5: downgrade_to_schema_5}
+
+
+def term_docs_as_is(db: Path) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The term_docs table's columns and rows (none where there is no table)."""
+    with closing(sqlite3.connect(db)) as conn:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(term_docs)")]
+        return columns, (conn.execute("SELECT * FROM term_docs ORDER BY term").fetchall() if columns else [])
+
+
+@pytest.mark.parametrize("version", sorted(DOWNGRADES))
+def test_an_older_catalog_is_refused_by_the_server_and_upgraded_in_place_by_ingest(
+    folder: Path, tmp_path: Path, version: int
 ) -> None:
     db = build_catalog(tmp_path / "c.db", folder)
     fresh = kept_counts(db)
-    downgrade(db)
-    with pytest.raises(CatalogError, match=r"schema version 3.*run `scholar-catalog ingest .*--rebuild"):
+    DOWNGRADES[version](db)
+    with pytest.raises(CatalogError, match=rf"schema version {version}.*run `scholar-catalog ingest .*--rebuild"):
         open_readonly(db)
     open_writable(db).conn.close()
     assert kept_counts(db) == fresh
@@ -147,17 +193,20 @@ def test_a_schema_3_catalog_is_refused_by_the_server_and_upgraded_in_place_by_in
         conn.close()
 
 
-def test_an_upgrade_that_fails_leaves_the_schema_3_catalog_as_it_was(
-    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("version", sorted(DOWNGRADES))
+def test_an_upgrade_that_fails_leaves_the_older_catalog_as_it_was(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int
 ) -> None:
     db = build_catalog(tmp_path / "c.db", folder)
-    downgrade(db)
+    DOWNGRADES[version](db)
+    before = term_docs_as_is(db)
+    assert before[0] == ([] if version == 3 else ["term", "docs"])
     monkeypatch.setattr(term_docs, "kept", lambda term: 1 / 0)
     with pytest.raises(CatalogError, match="division by zero"):
         open_writable(db)
     with closing(sqlite3.connect(db)) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
-        assert conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'term_docs'").fetchone() is None
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(version)
+    assert term_docs_as_is(db) == before
 
 
 def stale(db: Path) -> bool:
@@ -182,7 +231,7 @@ def test_a_new_catalog_is_counted_once_at_the_end_and_reads_meanwhile_count_from
         build_catalog(tmp_path / "c.db", folder)
     db = tmp_path / "c.db"
     assert stale(db) and fills == []
-    truth = dict(vocab_counts(db))
+    truth = docs(vocab_counts(db))
     conn = open_readonly(db)
     try:  # the counts lag, so reads ask the index itself: the same answers
         assert terms.document_frequencies(conn, ["compression", "scene", "zorbulated"]) == {

@@ -4,8 +4,8 @@ phrase counts known beforehand (:mod:`scholar_catalog.db.bm25`).
 Both give every match the same score, so the choice changes only the time. FTS5's ``bm25()`` counts
 the rows holding each phrase by walking the phrase's postings (~0.045 us each here) before its first
 score; the counted one costs ~1.5 us more per matched row and phrase, and takes the counts from
-``term_docs`` (a single word anywhere, kept exact by ingest) or from counts remembered until the
-catalog changes (a phrase of several words, or a word in titles only, counted by FTS5 itself). A count
+``term_docs`` (a single word anywhere or in titles, kept exact by ingest) or from counts remembered
+until the catalog changes (a phrase of several words, counted by FTS5 itself). A count
 not yet remembered is never made on the way to a call's answer: :func:`remember` makes it beside a
 longer statement (the count of a search's matches, while another core ranks them), for later calls.
 So a few matches of common words (1,512 titles holding "for" and "graph-based", where "for" alone has
@@ -94,16 +94,37 @@ def _tokens(tokenizer: apsw.FTS5Tokenizer, phrase: str) -> list[str]:
 
 
 def _known(catalog: Catalog, conn: Connection, phrases: list[str], tokens: list[list[str]]) -> list[int | None]:
-    """Each phrase's count where it is known without walking postings: a single word anywhere from
-    ``term_docs``, any other phrase if remembered; None where it is not."""
+    """Each phrase's count where it is known without walking postings: a single word anywhere or in
+    titles from ``term_docs``, any other phrase if remembered; None where it is not."""
     cache: dict[str, int] = catalog.cached("phrase_hits", dict)
+    titles = _title_docs(
+        catalog, conn, [words[0] for phrase, words in zip(phrases, tokens, strict=True) if _in_titles(phrase, words)]
+    )
     known: list[int | None] = []
     for phrase, words in zip(phrases, tokens, strict=True):
         if len(words) == 1 and not phrase.startswith("title") and term_docs.kept(words[0]):
             known.append(frequencies(catalog, conn, words).get(words[0], 0))
+        elif _in_titles(phrase, words):
+            known.append(titles[words[0]])
         else:
             known.append(cache.get(phrase))
     return known
+
+
+def _title_docs(catalog: Catalog, conn: Connection, terms: list[str]) -> dict[str, int]:
+    """How many papers hold each of *terms* in their title (``term_docs``), remembered until the catalog changes."""
+    cache: dict[str, int] = catalog.cached("title_docs", dict)
+    if missing := [t for t in terms if t not in cache]:
+        if len(cache) >= CACHED_PHRASES:
+            cache.clear()
+            missing = terms
+        cache.update(term_docs.in_titles(conn, missing))
+    return cache
+
+
+def _in_titles(phrase: str, words: list[str]) -> bool:
+    """Whether *phrase* is a single kept term searched in titles (counted in ``term_docs.title_docs``)."""
+    return len(words) == 1 and phrase.startswith("title") and term_docs.kept(words[0])
 
 
 def _count(catalog: Catalog, conn: Connection, phrase: str) -> int:
