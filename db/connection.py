@@ -136,9 +136,9 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
 def _upgrade(conn: sqlite3.Connection, found: int) -> None:
     """Bring a catalog of schema 3, 4 or 5 to this version in one transaction.
 
-    3 -> 4: the term counts, from its own index. 4 -> 5: each paper's title key and the title words,
-    from its titles (see :func:`~.title_words.upgrade`). 5 -> 6: the term counts with their counts in
-    titles, from its own index again.
+    4 -> 5: each paper's title key and the title words, from its titles (see :func:`~.title_words.upgrade`).
+    Then, from 3, 4 or 5: the term counts, anywhere and in titles, made again from its own index
+    (:func:`~.term_docs.rebuild`; schema 3 had none, 4 and 5 none in titles).
     """
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -147,7 +147,7 @@ class FtsUpkeep:
                        ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value""",
                     [FTS_CHURN, written],
                 )
-            term_docs.apply(c, changes, final=self._final_batch)
+            term_docs.apply(c, changes, title=self._fts_columns.index("title"), final=self._final_batch)
             vectors.refresh(c, refreshed)
             for sql in self._fts_triggers:
                 c.execute(sql)

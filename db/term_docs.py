@@ -25,7 +25,6 @@ import apsw
 
 TABLE = "term_docs"
 TOKENIZER = "unicode61 remove_diacritics 2"  # the catalog's (schema.create_schema)
-TITLE = 0  # the title's place among the indexed columns (schema.FTS_COLUMNS)
 MIN_TERM, MAX_TERM = 2, 40
 # Counting a changed text costs about as much as recounting 4-5 papers from the catalog's own index
 # (0.047 vs 0.010 ms here): with that many more texts than papers, ``apply`` recounts instead.
@@ -80,8 +79,9 @@ def rebuild(conn: sqlite3.Connection) -> None:
 
 
 def in_titles(conn: sqlite3.Connection | apsw.Connection, terms: Iterable[str]) -> dict[str, int]:
-    """How many papers hold each of *terms* in their title (kept terms only; 0 for one no title holds).
-    Valid only while the counts do not lag the index (:func:`is_stale`)."""
+    """How many papers hold each of *terms* in their title: 0 for one no title holds, and for one the
+    table does not keep (:func:`kept`; its 0 is no count). Valid only while the counts do not lag the
+    index (:func:`is_stale`)."""
     wanted = sorted(set(terms))
     found = dict(
         conn.execute(
@@ -91,11 +91,11 @@ def in_titles(conn: sqlite3.Connection | apsw.Connection, terms: Iterable[str]) 
     return {term: found.get(term, 0) for term in wanted}
 
 
-def _texts(values: tuple[Any, ...]) -> tuple[str, str]:
-    """A paper's indexed values as its title and the rest as one text (a space ends every token, so none
-    spans two values)."""
-    title, rest = values[TITLE], values[:TITLE] + values[TITLE + 1 :]
-    return "" if title is None else str(title), " ".join(str(v) for v in rest if v is not None)
+def _texts(values: tuple[Any, ...], title: int) -> tuple[str, str]:
+    """A paper's indexed values as its title (``values[title]``) and the rest as one text (a space ends
+    every token, so none spans two values)."""
+    rest = values[:title] + values[title + 1 :]
+    return "" if values[title] is None else str(values[title]), " ".join(str(v) for v in rest if v is not None)
 
 
 def is_stale(conn: sqlite3.Connection | apsw.Connection) -> bool:
@@ -107,9 +107,11 @@ def apply(
     conn: sqlite3.Connection,
     changes: Iterable[tuple[tuple[Any, ...] | None, tuple[Any, ...] | None]],
     *,
+    title: int,
     final: bool = False,
 ) -> None:
-    """Move the counts by the papers whose indexed values changed from ``old`` to ``new`` (None: no paper).
+    """Move the counts by the papers whose indexed values changed from ``old`` to ``new`` (None: no paper),
+    each a tuple of the index's columns in its order, the title at position *title*.
 
     Call it with the index already updated (a recount reads it), *final* at an ingest's last batch.
     Where a recount is cheaper than the delta (a new catalog's batches), the counts are marked stale
@@ -136,7 +138,9 @@ def apply(
         return
     delta: dict[str, tuple[int, int]] = {}
     for side, sign in ((0, -1), (1, 1)):
-        for term, docs, titles in _counts(conn, [_texts(pair[side]) for pair in changed if pair[side] is not None]):
+        for term, docs, titles in _counts(
+            conn, [_texts(pair[side], title) for pair in changed if pair[side] is not None]
+        ):
             was_docs, was_titles = delta.get(term, (0, 0))
             delta[term] = (was_docs + sign * docs, was_titles + sign * titles)
     rows = sorted((term, *d) for term, d in delta.items() if any(d) and kept(term))  # in key order: fewer pages

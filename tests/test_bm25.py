@@ -3,6 +3,9 @@ chooses it only as a cheaper way to the same ranking."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -11,7 +14,7 @@ from typing import Any
 import apsw
 import pytest
 
-from conftest import traced
+from conftest import EXAMPLES, build_catalog, ingest_elsewhere, traced
 from scholar_catalog.db import bm25
 from scholar_catalog.db.catalog import Catalog
 from scholar_catalog.db.connection import open_readonly
@@ -166,6 +169,35 @@ def test_single_words_in_titles_are_counted_from_term_docs_without_walking_the_i
         assert score.params[3:] == tuple(phrase_counts(conn, match)) and not worth
         assert score.params[3:] != tuple(phrase_counts(conn, '"for" "models" "retrieval"'))  # titles, not anywhere
     assert not [s for s in statements if "papers_fts MATCH" in s]
+
+
+def test_title_counts_are_read_from_term_docs_and_follow_the_catalog_as_it_changes(tmp_path: Path) -> None:
+    folder = tmp_path / "profiles"
+    shutil.copytree(EXAMPLES, folder)
+    db = build_catalog(tmp_path / "c.db", folder)
+    match = 'title : ("compression" "for")'
+    with closing(Catalog(db)) as catalog:
+        with catalog.connection() as conn:
+            first = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)[0].params[3:]
+            assert first == tuple(phrase_counts(conn, match))
+        chen = folder / "ex03_chen-ming.txt"
+        title = "Mixed-Precision Quantization Search as Knapsack Optimization"
+        chen.write_text(chen.read_text("utf-8").replace(title, title + " for Compression", 1), "utf-8")
+        ingest_elsewhere(db, folder, prune=True)  # one more title holds "compression" (a new paper)
+        with catalog.connection() as conn:
+            again = scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)[0].params[3:]
+            assert again == tuple(phrase_counts(conn, match)) and again[0] == first[0] + 1
+        edit = "UPDATE term_docs SET title_docs = 12345 WHERE term = 'compression'"
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import sqlite3; c = sqlite3.connect({str(db)!r}); c.execute({edit!r}); c.commit()",
+            ],
+            check=True,
+        )
+        with catalog.connection() as conn:
+            assert scoring.relevance(catalog, conn, match, BM25_WEIGHTS, matches=0)[0].params[3:] == (12345, again[1])
 
 
 def test_a_common_title_word_beside_an_uncounted_phrase_is_scored_from_counts_at_once(example_db: Path) -> None:

@@ -5,9 +5,11 @@ Both give every match the same score, so the choice changes only the time. FTS5'
 the rows holding each phrase by walking the phrase's postings (~0.045 us each here) before its first
 score; the counted one costs ~1.5 us more per matched row and phrase, and takes the counts from
 ``term_docs`` (a single word anywhere or in titles, kept exact by ingest) or from counts remembered
-until the catalog changes (a phrase of several words, counted by FTS5 itself). A count
-not yet remembered is never made on the way to a call's answer: :func:`remember` makes it beside a
-longer statement (the count of a search's matches, while another core ranks them), for later calls.
+until the catalog changes (any other phrase: several words, or a word ``term_docs`` does not keep,
+counted by FTS5 itself). Only the counts already known weigh in the choice: where they save more than
+the counted score costs, a phrase not yet counted is counted on the way (a walk of its postings, which
+``bm25()`` would make too); otherwise ``bm25()`` ranks and :func:`remember` makes the missing counts
+beside a longer statement (the count of a search's matches, while another core ranks them), for later calls.
 So a few matches of common words (1,512 titles holding "for" and "graph-based", where "for" alone has
 180,014 postings) are scored by the counted one, many matches of rarer words by FTS5's own.
 """
