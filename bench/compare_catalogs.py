@@ -5,15 +5,15 @@
 
 Builds one folder of profiles (generated ones, ``examples/profiles``, ``../shared/seeds`` and the
 parser fixtures under ``tests/fixtures``) and ingests it with both commands into two catalogs; then,
-round by round, edits files (scores, h-index, abstracts cut or lengthened, a title's case), truncates
+round by round, edits files (scores, h-index, abstracts cut or lengthened, a title's case, code flags), truncates
 some (rejected), deletes some (``--prune``), restores and adds files, and ingests again with both.
 After every round the two catalogs must hold the same rows with the same row ids in every table
 (a listing's title and abstract read as the listing gives them, whatever the storage), pass FTS5's
 ``integrity-check``, hold in ``term_docs`` (where the new one has it) each term's paper count as
 both indexes count it (and, from schema 6, its count in titles), hold (each, from schema 5) title
 keys that are their titles' hashes and ``title_words`` counts equal to a count of their titles' words,
-and give the same ``MATCH`` answers with the same ``bm25`` scores for a sample of words, prefixes and
-phrases. ``--env NAME=VALUE``
+hold (the new one, from schema 7) ``facets`` rows equal to its papers' filter columns, and give the
+same ``MATCH`` answers with the same ``bm25`` scores for a sample of words, prefixes and phrases. ``--env NAME=VALUE``
 (repeatable) is set for the new command only, e.g. to compare its one-process and worker-process ingest.
 Exit status 1 on any difference.
 """
@@ -151,6 +151,13 @@ def compare(old_db: Path, new_db: Path, rng: random.Random, label: str) -> list[
                     problems.append(f"{label}: the new catalog's title counts differ from the index's own")
         for conn, which in ((old, "old"), (new, "new")):
             problems += [f"{label}: {which} catalog: {p}" for p in title_problems(conn)]
+        if new.execute("SELECT 1 FROM sqlite_master WHERE name = 'facets'").fetchone():
+            columns = "id, category, year, has_code, date"
+            if (
+                new.execute(f"SELECT {columns} FROM facets ORDER BY id").fetchall()
+                != new.execute(f"SELECT {columns} FROM papers ORDER BY id").fetchall()
+            ):
+                problems.append(f"{label}: the new catalog's facets differ from its papers' columns")
         queries = fts_queries(old, rng, 60)
         if fts_answers(old, queries) != fts_answers(new, queries):
             problems.append(f"{label}: full-text answers differ")
@@ -190,6 +197,8 @@ def edit(files: list[Path], rng: random.Random, share: float) -> None:
             roll = rng.random()
             if i >= 3 and not lines[i - 1] and META_RE.match(lines[i - 3].strip()) and roll < 0.3:
                 lines[i] = edit_author_line(line, rng)
+            elif META_RE.match(line.strip()) and roll < 0.1:  # the code flag: a paper's facets change
+                lines[i] = line.removesuffix("Code") if line.endswith("Code") else line + "Code"
             elif line.startswith("h-index") and roll < 0.5:
                 lines[i] = f"h-index{rng.randint(1, 99)}"
             elif len(line) > 400 and roll < 0.3:

@@ -27,7 +27,7 @@ from typing import Any
 
 import apsw
 
-from . import bm25, limits, term_docs, title_words
+from . import bm25, facets, limits, term_docs, title_words
 from .defensive import check_objects, harden
 from .schema import PAGE_SIZE, SCHEMA_VERSION, SchemaVersionError, check_schema, create_schema, schema_version
 
@@ -50,11 +50,12 @@ CATALOG_TABLES = frozenset(
         "paper_vectors",
         "term_docs",
         "title_words",
+        "facets",
     }
 )
 _CATALOG_TABLE_PREFIXES = ("papers_fts", "sqlite_")
 
-UPGRADABLE_FROM = (3, 4, 5)  # ingest upgrades catalogs of these schema versions in place; older ones are rebuilt
+UPGRADABLE_FROM = (3, 4, 5, 6)  # ingest upgrades catalogs of these schema versions in place; older ones are rebuilt
 LOCKED_HINT = "another process is writing the catalog (another ingest?); wait for it to finish and retry"
 
 
@@ -134,11 +135,12 @@ def _check_existing(path: Path, conn: sqlite3.Connection) -> bool:
 
 
 def _upgrade(conn: sqlite3.Connection, found: int) -> None:
-    """Bring a catalog of schema 3, 4 or 5 to this version in one transaction.
+    """Bring a catalog of schema 3 to 6 to this version in one transaction.
 
     4 -> 5: each paper's title key and the title words, from its titles (see :func:`~.title_words.upgrade`).
-    Then, from 3, 4 or 5: the term counts, anywhere and in titles, made again from its own index
-    (:func:`~.term_docs.rebuild`; schema 3 had none, 4 and 5 none in titles).
+    From 3, 4 or 5: the term counts, anywhere and in titles, made again from its own index
+    (:func:`~.term_docs.rebuild`; schema 3 had none, 4 and 5 none in titles). Then, from 3 to 6: the
+    ``facets`` table, from its papers, in place of the index it replaces (:func:`~.facets.upgrade`).
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -146,6 +148,7 @@ def _upgrade(conn: sqlite3.Connection, found: int) -> None:
             title_words.upgrade(conn)
         if found < 6:
             term_docs.rebuild(conn)
+        facets.upgrade(conn)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
     except BaseException:
         conn.execute("ROLLBACK")
@@ -156,7 +159,7 @@ def _upgrade(conn: sqlite3.Connection, found: int) -> None:
 def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
     """Open (creating if needed) the catalog at *path* for writing.
 
-    A catalog of schema version 3, 4 or 5 is upgraded in place (see :func:`_upgrade`).
+    A catalog of schema version 3 to 6 is upgraded in place (see :func:`_upgrade`).
     Raises :class:`CatalogError` for a file that is not SQLite, an SQLite database
     of another program, a catalog of another schema version, a folder that cannot
     be written, a catalog another process holds locked for longer than the

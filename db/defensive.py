@@ -68,6 +68,7 @@ EXPECTED = _Objects(
         {
             "affiliations",
             "authors",
+            "facets",
             "listings",
             "meta",
             "paper_affiliations",
@@ -83,7 +84,16 @@ EXPECTED = _Objects(
             "title_words",
         }
     ),
-    triggers=frozenset({("papers_ad", "papers"), ("papers_ai", "papers"), ("papers_au", "papers")}),
+    triggers=frozenset(
+        {
+            ("facets_ad", "papers"),
+            ("facets_ai", "papers"),
+            ("facets_au", "papers"),
+            ("papers_ad", "papers"),
+            ("papers_ai", "papers"),
+            ("papers_au", "papers"),
+        }
+    ),
     views=frozenset(),
     virtual={"papers_fts": "fts5"},
 )

@@ -22,7 +22,7 @@ import json
 import sqlite3
 from typing import Any
 
-from scholar_catalog.db import term_docs, vectors
+from scholar_catalog.db import facets, term_docs, vectors
 
 # The triggers (made by sqlite-utils' enable_fts) that keep papers_fts in step with papers.
 FTS_TABLE = "papers_fts"
@@ -58,9 +58,13 @@ class FtsUpkeep:
 
     def _suspend_fts_triggers(self) -> None:
         """Drop the FTS triggers inside the batch's transaction (a catalog laid out otherwise keeps them)."""
-        triggers = self.conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'"
-        ).fetchall()
+        triggers = [
+            (name, sql)
+            for name, sql in self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'"
+            )
+            if name not in facets.TRIGGERS  # the facets table's stay: they keep it equal to papers
+        ]
         if {name for name, _ in triggers} != FTS_TRIGGERS or not self._fts_columns:
             return
         for name, _ in triggers:

@@ -15,6 +15,7 @@ Tables (all keys are integers except ``profiles.id``, the source file's stem)::
     affiliations        distinct affiliation names
     paper_affiliations  paper x affiliation
     papers_fts          FTS5 over papers(title, abstract, author_search), kept by triggers
+    facets              paper -> its category, year, has_code and date, kept equal to papers' by triggers (db/facets.py)
     term_docs           term -> how many papers hold it in any indexed column, and in their title (db/term_docs.py)
     title_words         word -> how many papers' normalized titles hold it (db/title_words.py)
     paper_vectors       paper -> its embedding (int8 BLOB), only with the semantic extra (db/vectors.py)
@@ -27,9 +28,9 @@ from datetime import UTC, datetime
 
 import apsw
 
-from scholar_catalog.db import term_docs, title_words
+from scholar_catalog.db import facets, term_docs, title_words
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # 8 KB pages: a papers row (~1.4 KB with its abstract) left a third of each 4 KB page empty.
 PAGE_SIZE = 8192
 
@@ -186,9 +187,9 @@ def create_schema(conn: sqlite3.Connection) -> None:
     ]
     for table, columns, unique in index:
         t(table).create_index(columns, unique=unique, if_not_exists=True)
-    # A narrow copy of the columns searches filter and sort on, reached by id: search_papers joins
-    # full-text matches to papers through it (INDEXED BY) instead of reading the wide rows.
-    db.execute("CREATE INDEX IF NOT EXISTS papers_facets ON papers(id, category, year, has_code, date)")
+    # A narrow copy of the columns searches filter and sort on, keyed by paper id: searches join full-text
+    # matches to it instead of reading the wide rows.
+    facets.create(db.conn)
     create_read_indexes(db.conn)
     # One row per listed name among authors without a profile; sqlite-utils has no partial indexes.
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS authors_listed_name ON authors(name_norm) WHERE profile_id IS NULL")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -10,11 +11,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import apsw
 import pytest
 
-from scholar_catalog.db import term_docs
+from scholar_catalog.db import facets, term_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 # The real seed profiles; SCHOLAR_CATALOG_TEST_SEEDS points elsewhere (the tests of this rule use it).
@@ -144,13 +146,40 @@ def kept_counts(db: Path) -> list[tuple[str, int, int]]:
         return conn.execute("SELECT term, docs, title_docs FROM term_docs ORDER BY term").fetchall()
 
 
+def facet_rows(db: Path, table: str = "facets") -> list[tuple[Any, ...]]:
+    """Every paper's id, category, year, has_code and date, in id order, from *table* (``facets`` or ``papers``)."""
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(f"SELECT id, category, year, has_code, date FROM {table} ORDER BY id").fetchall()
+
+
+def downgrade_to_schema_6(db: Path) -> None:
+    """Make the catalog *db* what scholar-catalog built at schema version 6: the columns searches filter
+    on as an index of papers, not a table."""
+    with closing(sqlite3.connect(db)) as conn:
+        for trigger in sorted(facets.TRIGGERS):
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE facets")
+        conn.execute("CREATE INDEX papers_facets ON papers(id, category, year, has_code, date)")
+        conn.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+        conn.commit()
+
+
 def downgrade_to_schema_5(db: Path) -> None:
     """Make the catalog *db* what scholar-catalog built at schema version 5: term counts without their
     counts in titles."""
+    downgrade_to_schema_6(db)
     with closing(sqlite3.connect(db)) as conn:
         conn.execute("ALTER TABLE term_docs DROP COLUMN title_docs")
         conn.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
         conn.commit()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A copy of the example profiles, to edit (a module may define its own)."""
+    out = tmp_path / "profiles"
+    shutil.copytree(EXAMPLES, out)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -1026,6 +1026,8 @@ SCHEMA_LAYOUT[5] = {
 }
 # version 6: each term's paper count in titles too (db/term_docs.py)
 SCHEMA_LAYOUT[6] = {**SCHEMA_LAYOUT[5], "term_docs": ["term", "docs", "title_docs"]}
+# version 7: the columns searches filter on, as a table keyed by paper id (db/facets.py)
+SCHEMA_LAYOUT[7] = {**SCHEMA_LAYOUT[6], "facets": ["id", "category", "year", "has_code", "date"]}
 
 
 def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
@@ -1041,6 +1043,8 @@ def test_schema_layout_matches_schema_version(tmp_path: Path) -> None:
             tables["term_docs"] = [row[1] for row in database.conn.execute("PRAGMA table_info(term_docs)")]
         if SCHEMA_VERSION >= 5:
             tables["title_words"] = [row[1] for row in database.conn.execute("PRAGMA table_info(title_words)")]
+        if SCHEMA_VERSION >= 7:
+            tables["facets"] = [row[1] for row in database.conn.execute("PRAGMA table_info(facets)")]
         version = database.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0]
     finally:
         database.conn.close()

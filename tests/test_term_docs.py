@@ -24,11 +24,13 @@ from conftest import (
     build_catalog,
     downgrade_to_schema_4,
     downgrade_to_schema_5,
+    downgrade_to_schema_6,
+    facet_rows,
     kept_counts,
     reingest,
     vocab_counts,
 )
-from scholar_catalog.db import term_docs, terms, vectors
+from scholar_catalog.db import facets, term_docs, terms, vectors
 from scholar_catalog.db.connection import CatalogError, open_readonly, open_writable
 from scholar_catalog.db.schema import SCHEMA_VERSION
 
@@ -165,7 +167,12 @@ def downgrade_to_schema_3(db: Path) -> None:
         conn.commit()
 
 
-DOWNGRADES = {3: downgrade_to_schema_3, 4: downgrade_to_schema_4, 5: downgrade_to_schema_5}
+DOWNGRADES = {
+    3: downgrade_to_schema_3,
+    4: downgrade_to_schema_4,
+    5: downgrade_to_schema_5,
+    6: downgrade_to_schema_6,
+}
 
 
 def as_is(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -188,6 +195,9 @@ def test_an_older_catalog_is_refused_by_the_server_and_upgraded_in_place_by_inge
         open_readonly(db)
     open_writable(db).conn.close()
     assert kept_counts(db) == fresh
+    assert facet_rows(db) == (papers_columns := facet_rows(db, "papers")) and len(papers_columns) > 50
+    with closing(sqlite3.connect(db)) as plain:
+        assert plain.execute("SELECT 1 FROM sqlite_master WHERE name = 'papers_facets'").fetchone() is None
     conn = open_readonly(db)
     try:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
@@ -203,7 +213,11 @@ def test_an_upgrade_that_fails_leaves_the_older_catalog_as_it_was(
     DOWNGRADES[version](db)
     before = as_is(db)
     assert dict(before[1])["schema_version"] == str(version) and bool(before[2]) == (version > 3)
-    monkeypatch.setattr(term_docs, "kept", lambda term: 1 / 0)  # fails after the title keys (from 3 and 4)
+    if version < 6:
+        monkeypatch.setattr(term_docs, "kept", lambda term: 1 / 0)  # fails after the title keys (from 3 and 4)
+    else:  # schema 6 only gains the facets table: fail once it is made and filled, and the old index dropped
+        real = facets.upgrade
+        monkeypatch.setattr(facets, "upgrade", lambda conn: (real(conn), 1 / 0))
     with pytest.raises(CatalogError, match="division by zero"):
         open_writable(db)
     assert as_is(db) == before

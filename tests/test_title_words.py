@@ -26,13 +26,6 @@ from scholar_catalog.db.schema import SCHEMA_VERSION
 CHEN = "ex03_chen-ming.txt"
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    out = tmp_path / "profiles"
-    shutil.copytree(EXAMPLES, out)
-    return out
-
-
 def rows(db: Path, sql: str) -> list[tuple]:
     with closing(sqlite3.connect(db)) as conn:
         return conn.execute(sql).fetchall()

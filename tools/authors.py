@@ -110,19 +110,20 @@ def _author_result(
         ).fetchone()
     papers = conn.execute(
         f"""SELECT {PAPER_COLUMNS} FROM papers p
-            WHERE p.id IN (SELECT paper_id FROM paper_authors WHERE author_id = ?)
-            ORDER BY p.date DESC, p.id DESC LIMIT ?""",
+            WHERE p.id IN (SELECT f.id FROM paper_authors pa JOIN facets f ON f.id = pa.paper_id
+                           WHERE pa.author_id = ? ORDER BY f.date DESC, f.id DESC LIMIT ?)
+            ORDER BY p.date DESC, p.id DESC""",
         [person.author_id, papers_limit],
     ).fetchall()
     stats = conn.execute(
-        """SELECT count(*), min(p.year), max(p.year) FROM paper_authors pa JOIN papers p ON p.id = pa.paper_id
+        """SELECT count(*), min(p.year), max(p.year) FROM paper_authors pa JOIN facets p ON p.id = pa.paper_id
            WHERE pa.author_id = ?""",
         [person.author_id],
     ).fetchone()
     categories = [
         CountItem(value=r[0], count=r[1])
         for r in conn.execute(
-            """SELECT p.category, count(*) FROM paper_authors pa JOIN papers p ON p.id = pa.paper_id
+            """SELECT p.category, count(*) FROM paper_authors pa JOIN facets p ON p.id = pa.paper_id
                WHERE pa.author_id = ? GROUP BY p.category ORDER BY count(*) DESC, p.category""",
             [person.author_id],
         )

@@ -80,8 +80,8 @@ def title_candidates(
     conn: Connection, match: str, author_id: int | None, filters: str, params: list[object]
 ) -> list[tuple[int, str]]:
     """(paper_id, title_norm) of the newest FUZZY_CANDIDATES papers passing the filters that *match*."""
-    base, args = Plan(match, author_id, filters, params)._from("date")  # any sort but relevance joins papers
-    select = f"SELECT p.id, p.title_norm {base}"
+    base, args = Plan(match, author_id, filters, params)._from("date")  # any sort but relevance joins facets
+    select = f"SELECT p.id, (SELECT t.title_norm FROM papers t WHERE t.id = p.id) {base}"
     if author_id is not None:
         return conn.execute(f"{select} ORDER BY p.id DESC LIMIT ?", [*args, FUZZY_CANDIDATES]).fetchall()
     # Most corrected words are in a few titles: take them all in the index's order and sort them here. A

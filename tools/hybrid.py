@@ -60,7 +60,7 @@ def topic_papers(
         allowed = {
             r[0]
             for r in conn.execute(
-                f"SELECT p.id FROM papers p WHERE p.id IN (SELECT value FROM json_each(?)){filters}",
+                f"SELECT p.id FROM facets p WHERE p.id IN (SELECT value FROM json_each(?)){filters}",
                 [json.dumps([p for p, _ in near]), *params],
             )
         }

@@ -80,7 +80,7 @@ def person_papers(conn: Connection, author_id: int, limit: int = PERSON_PAPERS) 
     return [
         r[0]
         for r in conn.execute(
-            """SELECT p.id FROM paper_authors pa JOIN papers p ON p.id = pa.paper_id
+            """SELECT p.id FROM paper_authors pa JOIN facets p ON p.id = pa.paper_id
                WHERE pa.author_id = ? ORDER BY p.date DESC, p.id DESC LIMIT ?""",
             [author_id, limit],
         )

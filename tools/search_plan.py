@@ -78,8 +78,9 @@ class Plan:
 
     With an author filter the author's papers drive the query (few rows); otherwise the
     full-text matches do (``CROSS JOIN`` fixes the order: SQLite would otherwise scan
-    papers by an index and probe the full-text index once per row). ``papers`` is
-    joined only when a filter or the sort needs its columns.
+    papers by an index and probe the full-text index once per row). The columns filters and
+    sorts read are joined as ``p``, from the narrow ``facets`` table (db/facets.py), only when a
+    filter or the sort needs them; without words, ``p`` is ``papers`` read through its indexes.
     """
 
     def __init__(
@@ -116,7 +117,7 @@ class Plan:
             source = "papers p INDEXED BY idx_papers_date CROSS JOIN papers_fts ON papers_fts.rowid = p.id"
             return f"FROM {source} WHERE papers_fts MATCH ?{self.filters}", [self.match, *self.params]
         if self.author_id is not None:
-            source = "paper_authors pa CROSS JOIN papers p ON p.id = pa.paper_id"
+            source = "paper_authors pa CROSS JOIN facets p ON p.id = pa.paper_id"
             conditions = ["pa.author_id = ?"]
             head.append(self.author_id)
             if self.match:
@@ -124,7 +125,7 @@ class Plan:
                 conditions.append("papers_fts MATCH ?")
                 head.append(self.match)
         elif self.match:
-            joined = " CROSS JOIN papers p INDEXED BY papers_facets ON p.id = papers_fts.rowid"
+            joined = " CROSS JOIN facets p ON p.id = papers_fts.rowid"
             source = "papers_fts" + (joined if needs_papers else "")
             conditions = ["papers_fts MATCH ?"]
             head.append(self.match)
@@ -139,8 +140,8 @@ class Plan:
         return (cap, False) if total > cap else (total, True)
 
     def count_by(self, conn: Connection, column: str) -> list[tuple[object, int, int]]:
-        """(value of *column*, matches, matches with code) for every match, grouped by a ``papers p`` column."""
-        base, params = self._from("date")  # any sort but relevance joins papers
+        """(value of *column*, matches, matches with code) for every match, grouped by a column of ``p``."""
+        base, params = self._from("date")  # any sort but relevance joins p
         if self.match or self.author_id is not None or column != "p.year":
             return conn.execute(
                 f"SELECT {column}, count(*), sum(p.has_code) {base} GROUP BY {column}", params

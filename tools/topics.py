@@ -54,7 +54,7 @@ def match_papers(
 ) -> dict[int, float]:
     """The *limit* best *match*ing papers (within *filters*) -> relevance relative to the best one (0-1],
     best first. Many postings: the lower and upper halves of the ids at once (:mod:`.halves`)."""
-    join = " CROSS JOIN papers p INDEXED BY papers_facets ON p.id = papers_fts.rowid" if filters else ""
+    join = " CROSS JOIN facets p ON p.id = papers_fts.rowid" if filters else ""
     skip = " AND papers_fts.rowid != ?" if exclude is not None else ""
     sql = f"""SELECT papers_fts.rowid, {TOPIC_BM25} AS r FROM papers_fts{join}
               WHERE papers_fts MATCH ?{skip} AND papers_fts.rowid BETWEEN ? AND ?{filters}
@@ -109,7 +109,7 @@ def rank_people(
     # bounds their score from above: only the best bounds need their real counts.
     best = heapq.nsmallest(PEOPLE_TO_SCORE, [(-sums[a] / (len(papers) + SMOOTHING), a) for a, papers in mine.items()])
     bound = [a for _, a in best]
-    join = " JOIN papers p ON p.id = pa.paper_id" if filters else ""
+    join = " JOIN facets p ON p.id = pa.paper_id" if filters else ""
     counts = dict(
         conn.execute(
             f"""SELECT pa.author_id, count(*) FROM paper_authors pa{join}
