@@ -198,7 +198,8 @@ def edit(files: list[Path], rng: random.Random, share: float) -> None:
             if i >= 3 and not lines[i - 1] and META_RE.match(lines[i - 3].strip()) and roll < 0.3:
                 lines[i] = edit_author_line(line, rng)
             elif META_RE.match(line.strip()) and roll < 0.1:  # the code flag: a paper's facets change
-                lines[i] = line.removesuffix("Code") if line.endswith("Code") else line + "Code"
+                text, cr = (line[:-1], "\r") if line.endswith("\r") else (line, "")
+                lines[i] = (text.removesuffix("Code") if text.endswith("Code") else text + "Code") + cr
             elif line.startswith("h-index") and roll < 0.5:
                 lines[i] = f"h-index{rng.randint(1, 99)}"
             elif len(line) > 400 and roll < 0.3:

@@ -5,8 +5,9 @@
 What ``scholar-catalog ingest`` would cost with none of its guarantees: regex and
 ``str.split`` parsing, a cheap normalization key (casefold + non-word runs to a
 space), in-memory id maps, ``executemany`` in batches into the same tables in ONE
-transaction, the FTS triggers dropped during the load and a single FTS5 ``rebuild``
-(and one count of every term's papers from it) at the end. No per-file savepoints,
+transaction, the triggers on ``papers`` dropped during the load and a single FTS5 ``rebuild``
+(and one count of every term's papers from it, and one copy of the papers' filter columns into
+``facets``) at the end. No per-file savepoints,
 no incremental bookkeeping, no merge rules beyond "first listing wins, a longer
 abstract replaces a shorter one" (a listing's title and abstract stored only where
 they differ from the paper's, as the catalog does), author names for search filled
@@ -24,7 +25,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from scholar_catalog.db import term_docs, title_words
+from scholar_catalog.db import facets, term_docs, title_words
 from scholar_catalog.db.connection import open_writable  # the same schema and PRAGMAs as ingest
 
 MONTHS = {
@@ -196,6 +197,7 @@ def load(paths: list[Path], db_path: Path, as_of: date) -> tuple[int, int]:
     c.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
     term_docs.fill(c)  # the term counts, once from the finished index: the cheapest way to the same table
     title_words.apply(c, title_words.count(papers).items())
+    facets.fill(c)
     for (trigger,) in triggers:
         c.execute(trigger)
     c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('built_at', ?)", [stamp])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -142,14 +142,22 @@ def _upgrade(conn: sqlite3.Connection, found: int) -> None:
     (:func:`~.term_docs.rebuild`; schema 3 had none, 4 and 5 none in titles). Then, from 3 to 6: the
     ``facets`` table, from its papers, in place of the index it replaces (:func:`~.facets.upgrade`).
     """
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+
+    def steps(conn: sqlite3.Connection) -> None:
         if found < 5:
             title_words.upgrade(conn)
         if found < 6:
             term_docs.rebuild(conn)
         facets.upgrade(conn)
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(SCHEMA_VERSION)])
+
+    _in_one_transaction(conn, steps)
+
+
+def _in_one_transaction(conn: sqlite3.Connection, steps: Callable[[sqlite3.Connection], None]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        steps(conn)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
@@ -159,7 +167,8 @@ def _upgrade(conn: sqlite3.Connection, found: int) -> None:
 def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
     """Open (creating if needed) the catalog at *path* for writing.
 
-    A catalog of schema version 3 to 6 is upgraded in place (see :func:`_upgrade`).
+    A catalog of schema version 3 to 6 is upgraded in place (see :func:`_upgrade`); one whose ``facets``
+    triggers were dropped has them and its rows made again (:func:`~.facets.repair`).
     Raises :class:`CatalogError` for a file that is not SQLite, an SQLite database
     of another program, a catalog of another schema version, a folder that cannot
     be written, a catalog another process holds locked for longer than the
@@ -193,6 +202,8 @@ def open_writable(path: str | os.PathLike[str]) -> WritableCatalog:
         if (found := schema_version(conn)) in UPGRADABLE_FROM:
             _upgrade(conn, found)
         check_schema(conn)
+        if not facets.intact(conn):
+            _in_one_transaction(conn, facets.repair)
     except CatalogError:
         if conn is not None:
             conn.close()

@@ -8,8 +8,8 @@ A served catalog may come from another machine or another person. Before a serve
   The server's connections are APSW's, which sets it with ``Connection.config``.
 - :func:`check_objects` compares the file's triggers, views and virtual tables with those of a catalog
   built by this program's own :func:`~scholar_catalog.db.schema.create_schema` (kept as :data:`EXPECTED`,
-  which a test compares with ``create_schema``'s). Extra plain tables and indexes are tolerated; a missing table, an
-  unknown trigger or view, and a virtual table of another module are refused with a message.
+  which a test compares with ``create_schema``'s). Extra plain tables and indexes are tolerated; a missing table or
+  trigger, an unknown trigger or view, and a virtual table of another module are refused with a message.
 """
 
 from __future__ import annotations
@@ -125,6 +125,11 @@ def check_objects(conn: sqlite3.Connection | apsw.Connection) -> None:
         problems.append(f"it lacks the tables {', '.join(missing)} (an unfinished or damaged catalog)")
     if triggers := sorted(f"{name} on {table}" for name, table in found.triggers - expected.triggers):
         problems.append(f"it has triggers no catalog has: {', '.join(triggers)}")
+    if lost := sorted(name for name, _ in expected.triggers - found.triggers):
+        problems.append(
+            f"it lacks the triggers {', '.join(lost)} that keep its tables in step (dropped by hand? "
+            "`scholar-catalog ingest` makes the facets ones again)"
+        )
     if views := sorted(found.views - expected.views):
         problems.append(f"it has views no catalog has: {', '.join(views)}")
     modules = set(expected.virtual.values())

@@ -42,9 +42,26 @@ def create(conn: sqlite3.Connection) -> None:
         conn.execute(sql)
 
 
+def fill(conn: sqlite3.Connection) -> None:
+    """Make the table's rows again from ``papers`` (its triggers may be off meanwhile: a bulk load)."""
+    conn.execute(f"DELETE FROM {TABLE}")
+    conn.execute(f"INSERT INTO {TABLE} (id, {', '.join(COLUMNS)}) SELECT id, {', '.join(COLUMNS)} FROM papers")
+
+
 def upgrade(conn: sqlite3.Connection) -> None:
     """Give a catalog of schema 2 to 6 the table, filled from its papers, in place of its old index."""
     create(conn)
-    conn.execute(f"DELETE FROM {TABLE}")
-    conn.execute(f"INSERT INTO {TABLE} (id, {', '.join(COLUMNS)}) SELECT id, {', '.join(COLUMNS)} FROM papers")
+    fill(conn)
     conn.execute(f"DROP INDEX IF EXISTS {OLD_INDEX}")
+
+
+def intact(conn: sqlite3.Connection) -> bool:
+    """Whether every trigger that keeps the table equal to ``papers`` is there."""
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'papers'")
+    return {row[0] for row in rows} >= TRIGGERS
+
+
+def repair(conn: sqlite3.Connection) -> None:
+    """Make the missing triggers again and the rows from ``papers`` (which may have changed without them)."""
+    create(conn)
+    fill(conn)

@@ -7,9 +7,12 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from conftest import build_catalog, facet_rows, reingest
 from scholar_catalog import tools
 from scholar_catalog.db.catalog import Catalog
+from scholar_catalog.db.connection import CatalogError, open_readonly, open_writable
 from scholar_catalog.db.ingest_fts import FTS_TRIGGERS
 
 HENRIK = "ex08_henrik-solberg.txt"
@@ -92,5 +95,47 @@ def test_filters_trends_and_people_read_the_same_answers_through_facets(folder: 
         assert {int(b.key): b.papers for b in trends.buckets if b.papers} == by_year
         mine = tools.search_papers(catalog, "", author="Łukasz Wróbel", category="IR", limit=50)
         assert mine.results and all(p.category == "IR" for p in mine.results)
+    finally:
+        catalog.close()
+
+
+def test_a_catalog_whose_facets_triggers_were_dropped_is_refused_by_the_server_and_repaired_by_ingest(
+    folder: Path, tmp_path: Path
+) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("DROP TRIGGER facets_au")
+        conn.execute("UPDATE papers SET year = 1999 WHERE title = ?", [TITLE])  # facets no longer follow
+        conn.commit()
+    assert facet_rows(db) != facet_rows(db, "papers")
+    with pytest.raises(CatalogError, match=r"lacks the triggers facets_au .*scholar-catalog ingest"):
+        open_readonly(db)
+    open_writable(db).conn.close()
+    assert facet_rows(db) == facet_rows(db, "papers")
+    open_readonly(db).close()
+
+
+def test_every_filtered_path_reads_the_filter_columns_from_facets(folder: Path, tmp_path: Path) -> None:
+    db = build_catalog(tmp_path / "c.db", folder)
+    with closing(sqlite3.connect(db)) as conn:
+        # Only facets says this paper is from 1901: the paths that find it by that year read facets.
+        paper = conn.execute("SELECT id FROM papers WHERE title = ?", [TITLE]).fetchone()[0]
+        conn.execute("UPDATE facets SET year = 1901 WHERE id = ?", [paper])
+        conn.commit()
+    catalog = Catalog(db)
+    try:
+        words = tools.search_papers(catalog, "disaggregated memory", year_to=1901)
+        assert [p.paper_id for p in words.results] == [paper]
+        newest = tools.search_papers(catalog, "disaggregated memory", year_to=1901, sort="date")
+        assert [p.paper_id for p in newest.results] == [paper]
+        by_author = tools.search_papers(catalog, "", author="Henrik Solberg", year_to=1901)
+        assert [p.paper_id for p in by_author.results] == [paper]
+        both = tools.search_papers(catalog, "page-fault", author="Henrik Solberg", year_to=1901)
+        assert [p.paper_id for p in both.results] == [paper]
+        trends = tools.topic_trends(catalog, "disaggregated memory")
+        assert {b.key: b.papers for b in trends.buckets}["1901"] == 1
+        experts = tools.find_experts(catalog, "disaggregated memory", year_to=1901)
+        assert {e.name for e in experts.results} >= {"Henrik Solberg"}
+        assert all(e.papers == 1 for e in experts.results)  # each counts only the paper facets date 1901
     finally:
         catalog.close()

@@ -198,6 +198,7 @@ def test_an_older_catalog_is_refused_by_the_server_and_upgraded_in_place_by_inge
     assert facet_rows(db) == (papers_columns := facet_rows(db, "papers")) and len(papers_columns) > 50
     with closing(sqlite3.connect(db)) as plain:
         assert plain.execute("SELECT 1 FROM sqlite_master WHERE name = 'papers_facets'").fetchone() is None
+        assert facets.intact(plain)  # and they stay equal as papers change (tests/test_facets.py)
     conn = open_readonly(db)
     try:
         assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == str(SCHEMA_VERSION)

@@ -80,7 +80,8 @@ class Plan:
     full-text matches do (``CROSS JOIN`` fixes the order: SQLite would otherwise scan
     papers by an index and probe the full-text index once per row). The columns filters and
     sorts read are joined as ``p``, from the narrow ``facets`` table (db/facets.py), only when a
-    filter or the sort needs them; without words, ``p`` is ``papers`` read through its indexes.
+    filter or the sort needs them; without words and without an author, ``p`` is ``papers`` read
+    through its indexes.
     """
 
     def __init__(
