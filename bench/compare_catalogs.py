@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scholar_catalog.db import title_words
+from scholar_catalog.db import facets, title_words
 from scholar_catalog.db.parser import META_RE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +152,7 @@ def compare(old_db: Path, new_db: Path, rng: random.Random, label: str) -> list[
         for conn, which in ((old, "old"), (new, "new")):
             problems += [f"{label}: {which} catalog: {p}" for p in title_problems(conn)]
         if new.execute("SELECT 1 FROM sqlite_master WHERE name = 'facets'").fetchone():
-            columns = "id, category, year, has_code, date"
+            columns = ", ".join(("id", *facets.COLUMNS))
             if (
                 new.execute(f"SELECT {columns} FROM facets ORDER BY id").fetchall()
                 != new.execute(f"SELECT {columns} FROM papers ORDER BY id").fetchall()

@@ -50,8 +50,7 @@ def fill(conn: sqlite3.Connection) -> None:
 
 def upgrade(conn: sqlite3.Connection) -> None:
     """Give a catalog of schema 2 to 6 the table, filled from its papers, in place of its old index."""
-    create(conn)
-    fill(conn)
+    repair(conn)
     conn.execute(f"DROP INDEX IF EXISTS {OLD_INDEX}")
 
 

@@ -149,7 +149,7 @@ def kept_counts(db: Path) -> list[tuple[str, int, int]]:
 def facet_rows(db: Path, table: str = "facets") -> list[tuple[Any, ...]]:
     """Every paper's id, category, year, has_code and date, in id order, from *table* (``facets`` or ``papers``)."""
     with closing(sqlite3.connect(db)) as conn:
-        return conn.execute(f"SELECT id, category, year, has_code, date FROM {table} ORDER BY id").fetchall()
+        return conn.execute(f"SELECT id, {', '.join(facets.COLUMNS)} FROM {table} ORDER BY id").fetchall()
 
 
 def downgrade_to_schema_6(db: Path) -> None:
