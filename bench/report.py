@@ -45,7 +45,7 @@ def render(info: dict, command: str, ingests: list, tools: dict, colds: dict, lo
         "",
         *ingest_table(ingests),
         "",
-        *latency_table(tools),
+        *latency_table(tools, ingests),
         "",
         *cold_table(colds),
         "",
@@ -86,7 +86,7 @@ def ingest_table(ingests: list) -> list[str]:
     return lines
 
 
-def latency_table(tools: dict) -> list[str]:
+def latency_table(tools: dict, ingests: list) -> list[str]:
     sizes = sorted(tools)
     lines = [
         "### Tool latency over stdio, ms (`scholar-catalog serve` + the SDK's `Client`; "
@@ -95,7 +95,7 @@ def latency_table(tools: dict) -> list[str]:
         "p50/p99: the client's round trip. server p50: inside the server, from the request line read to the "
         "response written (parsing, the tool, serializing), so the rest of the round trip is the pipes and the "
         "client (which validates every result against the tool's outputSchema). bytes: the median JSON-RPC "
-        "result (content and structuredContent) as compact JSON.",
+        "result (content and structuredContent) as compact JSON." + page_cache_note(ingests, sizes),
         "",
         "| workload | "
         + " | ".join(f"{s:,}: p50 | {s:,}: p99 | {s:,}: server p50 | {s:,}: bytes" for s in sizes)
@@ -115,6 +115,23 @@ def latency_table(tools: dict) -> list[str]:
             errors += lat.errors
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {errors} |")
     return lines
+
+
+def page_cache_note(ingests: list, sizes: list[int]) -> str:
+    """The catalog's share in the page cache as each size's tool calls started and ended, if measured."""
+    parts = []
+    for r in ingests:
+        if r.profiles in sizes and len(r.page_cache) == 2:
+            shown = " and ".join("?" if v is None else f"{v:.0%}" for v in r.page_cache)
+            warmed = ", read whole just before (`--warm-cache`)" if r.cache_warmed else ""
+            parts.append(f"{r.profiles:,}: {shown}{warmed}")
+    if not parts:
+        return ""
+    return (
+        " The catalog in the OS page cache (util-linux `fincore`) as the tool calls started and ended: "
+        + "; ".join(parts)
+        + " (a page read from disk instead costs 0.15 ms to over 0.5 s here: HISTORY.md, round thirty-one)."
+    )
 
 
 def cold_table(colds: dict) -> list[str]:

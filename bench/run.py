@@ -53,6 +53,7 @@ import apsw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import generate  # bench/generate.py
+import pagecache  # bench/pagecache.py
 import report  # bench/report.py
 
 from scholar_catalog.db import vectors
@@ -297,6 +298,9 @@ class IngestResult:
     changed_files: int = 0
     changed: list[float] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)  # wall seconds of each stage of this size's run
+    # the catalog's share in the OS page cache as the tool calls started and ended (None: not measured)
+    page_cache: list[float | None] = field(default_factory=list)
+    cache_warmed: bool = False  # --warm-cache: the catalog was read whole just before the tool calls
 
 
 def bench_ingest(size: int, work: Path, args: argparse.Namespace, log: Any) -> tuple[IngestResult, Path, dict]:
@@ -707,6 +711,11 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="sizes to run the floor loader at (default: all; 'none' for none). No 250k target needs it",
     )
+    parser.add_argument(
+        "--warm-cache",
+        action="store_true",
+        help="read each catalog whole just before its tool calls, so they run on a warm page cache",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="a quick run: 300 profiles, few calls (for CI)")
     parser.add_argument(
@@ -757,9 +766,17 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 loads = workloads(catalog, manifest, args.calls, args.seed)
                 result.stages["drawing the workloads (BFS)"] = time.perf_counter() - started
+                if args.warm_cache:
+                    started = time.perf_counter()
+                    pagecache.warm(catalog)
+                    result.stages["reading the catalog into the page cache"] = time.perf_counter() - started
+                    result.cache_warmed = True
+                result.page_cache.append(pagecache.resident_share(catalog))
                 started = time.perf_counter()
                 tools[size] = anyio.run(bench_tools, catalog, loads, args.warmup, work)
                 result.stages["tool calls"] = time.perf_counter() - started
+                result.page_cache.append(pagecache.resident_share(catalog))
+                log(f"[{size}] catalog in the page cache as the tool calls started and ended: {result.page_cache}")
                 for lat in tools[size]:
                     log(
                         f"[{size}] {lat.label}: p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "

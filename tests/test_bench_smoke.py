@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -31,17 +37,16 @@ def test_generator_is_deterministic_and_parses(tmp_path: Path) -> None:
     assert sum(map(len, entries)) == manifest["listings"]
 
 
-def _bench_run():  # bench/run.py, imported (bench/ is not a package)
+def _bench(name: str) -> Any:  # a module of bench/, imported (bench/ is not a package)
     sys.path.insert(0, str(BENCH))
     try:
-        import run
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH))
-    return run
 
 
 def test_profiles_cache_is_reused_only_when_complete_and_unedited(tmp_path: Path) -> None:
-    run = _bench_run()
+    run = _bench("run")
     folder = tmp_path / "profiles-40-seed3"
     run.generate.generate(folder, 40, seed=3)
     assert run.cached_manifest(folder, 40, 3)["profiles"] == 40
@@ -99,6 +104,36 @@ def test_smoke_run_produces_the_tables_and_leaves_what_was_in_its_workdir(tmp_pa
     assert all(lat["server_p50_ms"] and 0 < lat["server_p50_ms"] <= lat["max_ms"] for lat in lats), lats
     assert all(lat["result_bytes"] > 50 for lat in lats[1:]), lats
     assert not list(work.glob("scholar-bench-*")), "the benchmark left its own work folder behind"
+    # how much of the catalog the page cache held as the tool calls started and ended (util-linux's fincore)
+    shares = ingest["page_cache"]
+    assert len(shares) == 2 and ingest["cache_warmed"] is False
+    if shutil.which("fincore"):
+        assert all(0.0 <= share <= 1.0 for share in shares), shares
+        assert "in the OS page cache (util-linux `fincore`) as the tool calls started and ended: 300: " in text
+    else:
+        assert shares == [None, None]
+
+
+def test_a_file_read_whole_is_all_in_the_page_cache(tmp_path: Path) -> None:
+    pagecache = _bench("pagecache")
+    path = tmp_path / "catalog.db"
+    path.write_bytes(os.urandom(3 * pagecache.CHUNK + 4321))
+    with path.open("rb") as f:
+        os.fsync(f.fileno())
+        if hasattr(os, "posix_fadvise"):  # let the kernel drop it (a disk file system does; tmpfs keeps it)
+            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    assert pagecache.warm(path) == path.stat().st_size
+    if shutil.which("fincore") is None:
+        pytest.skip("util-linux's fincore is not installed here")
+    assert pagecache.resident_share(path) == 1.0
+
+
+def test_page_cache_share_is_unknown_without_fincore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pagecache = _bench("pagecache")
+    path = tmp_path / "catalog.db"
+    path.write_bytes(b"x" * 10_000)
+    monkeypatch.setattr(pagecache.shutil, "which", lambda name: None)
+    assert pagecache.resident_share(path) is None
 
 
 async def _two_calls(example_db: Path, env: dict[str, str]) -> list[int]:
@@ -162,7 +197,7 @@ def test_timing_hook_brackets_a_call_from_its_line_read_to_its_response_flushed(
 
 
 def test_the_250k_growth_target_names_the_floor_loaders_own_growth_when_both_sizes_ran_it() -> None:
-    run = _bench_run()
+    run = _bench("run")
     ingest_targets, IngestResult = run.report.ingest_targets, run.IngestResult
     small = IngestResult(profiles=50_000, papers=1, listings=1, generate_s=0, ingest=[60.0], floor=[50.0])
     large = IngestResult(profiles=250_000, papers=1, listings=1, generate_s=0, ingest=[360.0], floor=[350.0])
