@@ -1,9 +1,9 @@
 """How much of a file the operating system's page cache holds, and reading a file into it.
 
-A tool call that reads a page from disk instead of the cache can take from a tenth of a millisecond to
-over half a second on this machine, whose host takes page cache back within minutes (bench/HISTORY.md,
-round thirty-one). So each run records how much of the catalog the cache held as its tool calls started
-and ended; ``--warm-cache`` reads the catalog whole first, to measure the statements on a warm cache.
+A tool call that reads a page from disk instead of the cache can take far longer, and some hosts take page
+cache back within minutes (bench/HISTORY.md, round thirty-one). So each run records how much of the
+catalog the cache held around its tool calls; ``--warm-cache`` reads the catalog whole first, to measure
+the statements on a warm cache.
 """
 
 from __future__ import annotations
@@ -13,21 +13,32 @@ import subprocess
 from pathlib import Path
 
 CHUNK = 1 << 20
+FINCORE_TIMEOUT_S = 30
 
 
 def resident_share(path: Path) -> float | None:
-    """The share (0-1) of *path*'s bytes in the page cache, from util-linux's ``fincore``; None where it
-    is missing or fails (not Linux, say)."""
+    """The share (0-1) of *path*'s bytes in the page cache, from ``fincore`` (Debian: util-linux-extra).
+
+    None where that cannot be told: no ``fincore`` (not Linux, say), a missing or empty file, or
+    ``fincore`` failing or printing something else than a byte count.
+    """
     fincore = shutil.which("fincore")
-    size = path.stat().st_size
-    if fincore is None or size == 0:
+    if fincore is None:
         return None
-    run = subprocess.run(
-        [fincore, "--bytes", "--noheadings", "--output", "RES", str(path)], capture_output=True, text=True
-    )
-    if run.returncode != 0 or not run.stdout.strip().isdigit():
+    try:
+        size = path.stat().st_size
+        run = subprocess.run(
+            [fincore, "--bytes", "--noheadings", "--output", "RES", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=FINCORE_TIMEOUT_S,
+        )
+    except (OSError, subprocess.TimeoutExpired):
         return None
-    return min(1.0, int(run.stdout.strip()) / size)
+    resident = run.stdout.strip()
+    if size == 0 or run.returncode != 0 or not resident.isdigit():
+        return None
+    return min(1.0, int(resident) / size)  # whole pages: a file's last one counts in full
 
 
 def warm(path: Path) -> int:

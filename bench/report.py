@@ -118,19 +118,19 @@ def latency_table(tools: dict, ingests: list) -> list[str]:
 
 
 def page_cache_note(ingests: list, sizes: list[int]) -> str:
-    """The catalog's share in the page cache as each size's tool calls started and ended, if measured."""
+    """The catalog's share in the page cache before and after each size's tool calls, where it was measured."""
     parts = []
     for r in ingests:
         if r.profiles in sizes and len(r.page_cache) == 2:
-            shown = " and ".join("?" if v is None else f"{v:.0%}" for v in r.page_cache)
+            shown = " and ".join("?" if v is None else f"{v:.1%}" for v in r.page_cache)
             warmed = ", read whole just before (`--warm-cache`)" if r.cache_warmed else ""
             parts.append(f"{r.profiles:,}: {shown}{warmed}")
     if not parts:
         return ""
     return (
-        " The catalog in the OS page cache (util-linux `fincore`) as the tool calls started and ended: "
-        + "; ".join(parts)
-        + " (a page read from disk instead costs 0.15 ms to over 0.5 s here: HISTORY.md, round thirty-one)."
+        " The catalog file in the OS page cache (util-linux `fincore`) before the servers started and after the "
+        "last call: " + "; ".join(parts) + " (a page read from disk costs far more than one in the cache: "
+        "HISTORY.md, round thirty-one)."
     )
 
 

@@ -298,7 +298,8 @@ class IngestResult:
     changed_files: int = 0
     changed: list[float] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)  # wall seconds of each stage of this size's run
-    # the catalog's share in the OS page cache as the tool calls started and ended (None: not measured)
+    # the catalog file's share in the OS page cache before the tool stage's servers start and after its last
+    # call (None: not known)
     page_cache: list[float | None] = field(default_factory=list)
     cache_warmed: bool = False  # --warm-cache: the catalog was read whole just before the tool calls
 
@@ -776,7 +777,8 @@ def main(argv: list[str] | None = None) -> int:
                 tools[size] = anyio.run(bench_tools, catalog, loads, args.warmup, work)
                 result.stages["tool calls"] = time.perf_counter() - started
                 result.page_cache.append(pagecache.resident_share(catalog))
-                log(f"[{size}] catalog in the page cache as the tool calls started and ended: {result.page_cache}")
+                shares = ", ".join("?" if v is None else f"{v:.1%}" for v in result.page_cache)
+                log(f"[{size}] catalog in the page cache before the servers started and after the last call: {shares}")
                 for lat in tools[size]:
                     log(
                         f"[{size}] {lat.label}: p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, "

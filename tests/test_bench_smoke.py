@@ -68,7 +68,7 @@ def test_smoke_run_produces_the_tables_and_leaves_what_was_in_its_workdir(tmp_pa
     work.mkdir()
     (work / "run.log").write_text("kept\n", encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--smoke", "--workdir", str(work), "--out", str(out)],
+        [sys.executable, str(BENCH / "run.py"), "--smoke", "--warm-cache", "--workdir", str(work), "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -104,36 +104,92 @@ def test_smoke_run_produces_the_tables_and_leaves_what_was_in_its_workdir(tmp_pa
     assert all(lat["server_p50_ms"] and 0 < lat["server_p50_ms"] <= lat["max_ms"] for lat in lats), lats
     assert all(lat["result_bytes"] > 50 for lat in lats[1:]), lats
     assert not list(work.glob("scholar-bench-*")), "the benchmark left its own work folder behind"
-    # how much of the catalog the page cache held as the tool calls started and ended (util-linux's fincore)
+    # the catalog read whole before the tool calls, and how much of it the page cache held around them
+    assert ingest["cache_warmed"] is True and "reading the catalog into the page cache" in ingest["stages"]
     shares = ingest["page_cache"]
-    assert len(shares) == 2 and ingest["cache_warmed"] is False
-    if shutil.which("fincore"):
-        assert all(0.0 <= share <= 1.0 for share in shares), shares
-        assert "in the OS page cache (util-linux `fincore`) as the tool calls started and ended: 300: " in text
-    else:
+    if _fincore() is None:
         assert shares == [None, None]
+    else:
+        assert len(shares) == 2 and all(s is not None and 0.0 <= s <= 1.0 for s in shares), shares
+        assert shares[0] == 1.0, "the catalog was read whole just before"
+        caption = (
+            "in the OS page cache (util-linux `fincore`) before the servers started and after the last call: 300: "
+        )
+        assert caption + "100.0% and " in text and "read whole just before (`--warm-cache`)" in text
+
+
+def _fincore() -> str | None:
+    """util-linux's fincore (Debian: util-linux-extra), which .ci/run installs: missing in CI is a failure."""
+    found = shutil.which("fincore")
+    if found is None and os.environ.get("CI"):
+        pytest.fail("fincore is required in CI (.ci/run installs util-linux-extra) but was not found")
+    return found
 
 
 def test_a_file_read_whole_is_all_in_the_page_cache(tmp_path: Path) -> None:
     pagecache = _bench("pagecache")
+    if _fincore() is None:
+        pytest.skip("util-linux's fincore is not installed (apt-get install util-linux-extra)")
     path = tmp_path / "catalog.db"
     path.write_bytes(os.urandom(3 * pagecache.CHUNK + 4321))
     with path.open("rb") as f:
         os.fsync(f.fileno())
-        if hasattr(os, "posix_fadvise"):  # let the kernel drop it (a disk file system does; tmpfs keeps it)
-            os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    if pagecache.resident_share(path) == 1.0:
+        pytest.skip("this file system keeps files in memory whatever is advised (tmpfs): nothing to warm")
     assert pagecache.warm(path) == path.stat().st_size
-    if shutil.which("fincore") is None:
-        pytest.skip("util-linux's fincore is not installed here")
     assert pagecache.resident_share(path) == 1.0
 
 
-def test_page_cache_share_is_unknown_without_fincore(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _fake_fincore(folder: Path, output: str, status: int = 0) -> None:
+    folder.mkdir(exist_ok=True)
+    script = folder / "fincore"
+    script.write_text(f"#!/bin/sh\nprintf '%s' '{output}'\nexit {status}\n", encoding="utf-8")
+    script.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    ("output", "status", "share"),
+    [("2500", 0, 0.25), ("12288", 0, 1.0), ("RES\n0", 0, None), ("", 1, None), ("oops", 0, None)],
+    ids=["a quarter", "a whole last page counts as the file", "a header", "a failure", "not a number"],
+)
+def test_page_cache_share_is_fincores_resident_bytes_over_the_file_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output: str, status: int, share: float | None
+) -> None:
     pagecache = _bench("pagecache")
     path = tmp_path / "catalog.db"
     path.write_bytes(b"x" * 10_000)
-    monkeypatch.setattr(pagecache.shutil, "which", lambda name: None)
+    _fake_fincore(tmp_path / "bin", output, status)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert pagecache.resident_share(path) == share
+
+
+def test_page_cache_share_is_unknown_without_fincore_or_without_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pagecache = _bench("pagecache")
+    path = tmp_path / "catalog.db"
+    _fake_fincore(tmp_path / "bin", "10000")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    assert pagecache.resident_share(path) is None  # no such file
+    path.write_bytes(b"")
+    assert pagecache.resident_share(path) is None  # an empty one
+    path.write_bytes(b"x" * 10_000)
+    assert pagecache.resident_share(path) == 1.0
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert pagecache.resident_share(path) is None
+
+
+def test_the_latency_tables_caption_says_how_much_of_each_catalog_was_cached() -> None:
+    report = _bench("report")
+    run = _bench("run")
+    cold = run.IngestResult(50_000, 0, 0, 0.0, page_cache=[0.123, None])
+    warm = run.IngestResult(250_000, 0, 0, 0.0, page_cache=[1.0, 0.9996], cache_warmed=True)
+    untimed = run.IngestResult(1_000, 0, 0, 0.0)  # no tool calls at this size
+    note = report.page_cache_note([untimed, cold, warm], [50_000, 250_000])
+    assert "50,000: 12.3% and ?; 250,000: 100.0% and 100.0%, read whole just before (`--warm-cache`)" in note
+    assert "1,000" not in note
+    assert report.page_cache_note([untimed], [1_000]) == ""
 
 
 async def _two_calls(example_db: Path, env: dict[str, str]) -> list[int]:
