@@ -33,6 +33,10 @@ def fmt_ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def fmt_share(value: float | None) -> str:
+    return "?" if value is None else f"{value:.1%}"
+
+
 def render(info: dict, command: str, ingests: list, tools: dict, colds: dict, load: list) -> str:
     lines = [
         f"Machine: {info['cores']} cores, {info['memory_gb']} GB, {info['cpu']}; Python {info['python']}, "
@@ -122,7 +126,7 @@ def page_cache_note(ingests: list, sizes: list[int]) -> str:
     parts = []
     for r in ingests:
         if r.profiles in sizes and len(r.page_cache) == 2:
-            shown = " and ".join("?" if v is None else f"{v:.1%}" for v in r.page_cache)
+            shown = " and ".join(fmt_share(v) for v in r.page_cache)
             warmed = ", read whole just before (`--warm-cache`)" if r.cache_warmed else ""
             parts.append(f"{r.profiles:,}: {shown}{warmed}")
     if not parts:

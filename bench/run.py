@@ -777,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
                 tools[size] = anyio.run(bench_tools, catalog, loads, args.warmup, work)
                 result.stages["tool calls"] = time.perf_counter() - started
                 result.page_cache.append(pagecache.resident_share(catalog))
-                shares = ", ".join("?" if v is None else f"{v:.1%}" for v in result.page_cache)
+                shares = ", ".join(report.fmt_share(v) for v in result.page_cache)
                 log(f"[{size}] catalog in the page cache before the servers started and after the last call: {shares}")
                 for lat in tools[size]:
                     log(
